@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { connect, createServer } from "node:net";
+import { dirname, join } from "node:path";
+
+export interface AzuriteOptions {
+  /** 0 picks free ports (tests); the local stack uses 10000-10002. */
+  blobPort?: number;
+  /** Folder for Azurite's data; ignored with inMemory. */
+  location?: string;
+  inMemory?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface AzuriteProcess {
+  blobPort: number;
+  queuePort: number;
+  tablePort: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      if (child.exitCode !== null) {
+        reject(new Error(`Azurite exited with code ${child.exitCode} before listening on ${port}`));
+        return;
+      }
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`Azurite did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * Starts Azurite's CLI as a child process. `require('azurite')` is the VS Code extension entry, so the
+ * CLI script is run directly; `--skipApiVersionCheck` because the SDKs send API versions newer than Azurite knows.
+ */
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteProcess> {
+  const require = createRequire(import.meta.url);
+  const cli = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
+  const blobPort = options.blobPort || (await freePort());
+  const queuePort = options.blobPort ? options.blobPort + 1 : await freePort();
+  const tablePort = options.blobPort ? options.blobPort + 2 : await freePort();
+  const args = [
+    cli,
+    "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
+    "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
+    "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
+    "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
+  ];
+  if (options.inMemory) args.push("--inMemoryPersistence");
+  else args.push("--location", options.location ?? ".azurite");
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const log = options.log;
+  child.stdout?.on("data", (chunk: Buffer) => log?.(chunk.toString().trimEnd()));
+  child.stderr?.on("data", (chunk: Buffer) => log?.(chunk.toString().trimEnd()));
+  try {
+    await Promise.all([blobPort, queuePort, tablePort].map((port) => waitForPort(port, child, 30_000)));
+  } catch (error) {
+    child.kill("SIGTERM");
+    throw error;
+  }
+  return {
+    blobPort,
+    queuePort,
+    tablePort,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      }),
+  };
+}

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import type { QueueName } from "../config.js";
+
+/** The body of each job type. Jobs carry ids only: workers read current state, so a late or repeated message is harmless. */
+export const jobSchemas = {
+  /** Copy a finished image set's dropbox into the image store and record its images. */
+  "imageset-copy": z.object({ imagesetId: z.number().int().positive() }).strict(),
+  /** Reconcile one campaign image's contribution to the campaign's `done` count. */
+  "campaign-progress": z.object({ campaignId: z.number().int().positive(), imageId: z.number().int().positive() }).strict(),
+  /** Write a finished campaign's label set and ML datasets. */
+  "campaign-finish": z.object({ campaignId: z.number().int().positive() }).strict(),
+  /** Run one export job (all formats; masks fan out per image). */
+  "export-run": z.object({ exportId: z.string().min(1) }).strict(),
+  /** Render the ground-truth mask of one image for a mask export. */
+  "mask-render": z.object({ exportId: z.string().min(1), imageId: z.number().int().positive() }).strict(),
+} satisfies Record<QueueName, z.ZodType>;
+
+export type JobType = keyof typeof jobSchemas;
+export type JobBody<T extends JobType> = z.infer<(typeof jobSchemas)[T]>;
+
+export interface SendOptions {
+  /**
+   * Id for Service Bus duplicate detection and tracing; a random UUID when absent. Pass a stable id only
+   * where a second identical message within the detection window is truly redundant.
+   */
+  messageId?: string;
+}
+
+/** The queue port: send a typed job. Delivery is at-least-once; receivers are the host's business. */
+export interface JobSender {
+  send<T extends JobType>(type: T, body: JobBody<T>, options?: SendOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+
+/** The wire envelope used on Storage queues (Service Bus carries type as subject, body as the message body). */
+export interface JobEnvelope {
+  type: JobType;
+  messageId: string;
+  body: unknown;
+}
