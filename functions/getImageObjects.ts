@@ -1,0 +1,35 @@
+import { app } from "@azure/functions";
+import { z } from "zod";
+import { imageObjects } from "../shared/app/campaigns.js";
+import type { HttpFunctionDefinition } from "../shared/http/definition.js";
+import { endpoint } from "../shared/http/endpoint.js";
+import { idParam, json, queryObject, validate } from "../shared/http/request.js";
+
+const querySchema = z.object({
+  campaigns: z
+    .string()
+    .regex(/^\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*$/, "campaigns is a comma-separated list of campaign ids")
+    .transform((s) => s.split(",").map((p) => Number(p.trim())))
+    .optional(),
+});
+
+export const handler = endpoint("admin", async (request, { services }) => {
+  const imageId = idParam(request, "imageId");
+  const { campaigns } = validate(querySchema, queryObject(request), "query");
+  return json(200, await imageObjects(services, imageId, campaigns));
+});
+
+export const definition: HttpFunctionDefinition = {
+  name: "getImageObjects",
+  methods: ["GET"],
+  route: "v1/images/{imageId:int}/objects",
+  handler,
+  doc: {
+    summary: "An image's current objects: from the first listed campaign that has some, else the most recently finished campaign's",
+    access: "admin",
+    query: querySchema,
+    responses: { 200: "image_id, campaign_id, objects", 404: "unknown image" },
+  },
+};
+
+app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

@@ -1,0 +1,62 @@
+/**
+ * The app's entry point (package.json "main"): importing each function file registers it with the
+ * Functions host, and the lists below give the local host and the OpenAPI document the same set.
+ */
+import type { HttpFunctionDefinition } from "../shared/http/definition.js";
+import type { WorkerFunctionDefinition } from "../shared/jobs/worker.js";
+import { definition as addCampaignImages } from "./addCampaignImages.js";
+import { definition as addImageSetImages } from "./addImageSetImages.js";
+import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
+import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
+import { definition as createCampaign } from "./createCampaign.js";
+import { definition as createImageSet } from "./createImageSet.js";
+import { definition as exportWorker } from "./exportWorker.js";
+import { definition as getCampaign } from "./getCampaign.js";
+import { definition as getImage } from "./getImage.js";
+import { definition as getImageLabelHistory } from "./getImageLabelHistory.js";
+import { definition as getImageObjects } from "./getImageObjects.js";
+import { definition as getImageSet } from "./getImageSet.js";
+import { definition as imagesetCopyWorker } from "./imagesetCopyWorker.js";
+import { definition as listCampaignImages } from "./listCampaignImages.js";
+import { definition as listCampaignObjects } from "./listCampaignObjects.js";
+import { definition as listCampaigns } from "./listCampaigns.js";
+import { definition as listImageSetImages } from "./listImageSetImages.js";
+import { definition as listImageSets } from "./listImageSets.js";
+import { definition as listImages } from "./listImages.js";
+import { definition as markCampaignTestData } from "./markCampaignTestData.js";
+import { definition as maskRenderWorker } from "./maskRenderWorker.js";
+import { definition as reviewCampaignImages } from "./reviewCampaignImages.js";
+import { definition as submitCampaignObjects } from "./submitCampaignObjects.js";
+import { definition as updateCampaign } from "./updateCampaign.js";
+import { definition as updateImageSet } from "./updateImageSet.js";
+
+export const httpFunctions: HttpFunctionDefinition[] = [
+  addCampaignImages,
+  addImageSetImages,
+  createCampaign,
+  createImageSet,
+  getCampaign,
+  getImage,
+  getImageLabelHistory,
+  getImageObjects,
+  getImageSet,
+  listCampaignImages,
+  listCampaignObjects,
+  listCampaigns,
+  listImageSetImages,
+  listImageSets,
+  listImages,
+  markCampaignTestData,
+  reviewCampaignImages,
+  submitCampaignObjects,
+  updateCampaign,
+  updateImageSet,
+];
+
+export const workerFunctions: WorkerFunctionDefinition[] = [
+  campaignFinishWorker,
+  campaignProgressWorker,
+  exportWorker,
+  imagesetCopyWorker,
+  maskRenderWorker,
+];

@@ -1,0 +1,22 @@
+import { app } from "@azure/functions";
+import { campaignView } from "../shared/app/campaigns.js";
+import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
+import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
+import { endpoint } from "../shared/http/endpoint.js";
+import { json } from "../shared/http/request.js";
+
+export const handler = endpoint("admin", async (request, { services }) => {
+  const page = pageRequest(request, 10);
+  const [total, campaigns] = await Promise.all([services.campaigns.count(), services.campaigns.page(pageOffset(page), page.perPage)]);
+  return json(200, { campaigns: await Promise.all(campaigns.map((c) => campaignView(services, c))), pagination: paginate(page, total) });
+});
+
+export const definition: HttpFunctionDefinition = {
+  name: "listCampaigns",
+  methods: ["GET"],
+  route: "v1/campaigns",
+  handler,
+  doc: { summary: "List campaigns (10 per page by default)", access: "admin", query: pageQuerySchema(10), responses: { 200: "paged campaigns" } },
+};
+
+app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

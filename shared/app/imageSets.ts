@@ -1,0 +1,94 @@
+import type { Principal } from "../auth.js";
+import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef } from "../domain/imageSets.js";
+import { contractTimestamp } from "../domain/time.js";
+import { conflict, notFound, unavailable, unprocessable } from "../errors.js";
+import type { ImageSetRecord } from "../repos/imageSets.js";
+import type { ImageRecord } from "../repos/images.js";
+import type { Services } from "../services.js";
+import { errorMessage } from "../errors.js";
+
+/** The contract's image set object (plus `failure_reason` and `rejected_files`, additive). */
+export async function imageSetView(services: Services, set: ImageSetRecord, withRejected = true) {
+  const dropboxUrl =
+    set.status === "created" || set.status === "failed"
+      ? await services.sas.containerUrl(set.blobstoragePath, "rwdl", new Date(Date.now() + services.config.settings.DROPBOX_SAS_DAYS * 86_400_000))
+      : null;
+  return {
+    imageset_id: set.imagesetId,
+    title: set.title,
+    status: set.status,
+    metadata: set.metadata,
+    blobstorage_path: set.blobstoragePath,
+    dropbox_url: dropboxUrl,
+    created_by: set.createdBy,
+    date_created: set.dateCreated,
+    date_finished: set.dateFinished,
+    failure_reason: set.failureReason,
+    image_count: await services.images.memberCount(set.imagesetId),
+    ...(withRejected ? { rejected_files: await services.imageSets.rejected(set.imagesetId) } : {}),
+  };
+}
+
+export async function createImageSet(services: Services, principal: Principal, title: string, metadata: Record<string, unknown> | null) {
+  const problem = titleProblem(title);
+  if (problem) throw unprocessable(`title ${JSON.stringify(title)}: ${problem}`);
+  if ((await services.imageSets.findIdByTitle(title)) !== undefined) throw conflict(`an image set titled ${JSON.stringify(title)} exists already`);
+  const container = dropboxContainer(title);
+  await services.clients.blobService.getContainerClient(container).createIfNotExists();
+  const set = await services.imageSets.create({
+    title,
+    status: "created",
+    metadata,
+    blobstoragePath: container,
+    createdBy: principal.email,
+    dateCreated: contractTimestamp(),
+    dateFinished: null,
+    failureReason: null,
+  });
+  if (!set) throw conflict(`an image set titled ${JSON.stringify(title)} exists already`);
+  return set;
+}
+
+export async function getImageSet(services: Services, imagesetId: number): Promise<ImageSetRecord> {
+  const set = await services.imageSets.get(imagesetId);
+  if (!set) throw notFound(`image set ${imagesetId} does not exist`);
+  return set;
+}
+
+/** `PUT {new_status: "finished"}`: marks the set processing and queues the copy; undone if the queue refuses. */
+export async function finishImageSet(services: Services, imagesetId: number): Promise<void> {
+  let refused: string | undefined;
+  const set = await services.imageSets.update(imagesetId, (current) => {
+    if (!canRequestFinish(current.status)) {
+      refused = `image set ${imagesetId} is ${current.status}; only a created (or failed) set can be finished`;
+      return null;
+    }
+    refused = undefined;
+    return { status: "processing", failureReason: "" };
+  });
+  if (!set) throw notFound(`image set ${imagesetId} does not exist`);
+  if (refused) throw conflict(refused);
+  try {
+    await services.queue.send("imageset-copy", { imagesetId });
+  } catch (error) {
+    await services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? { status: "created" } : null));
+    throw unavailable(`could not queue the copy job (${errorMessage(error)}); the set is unchanged, try again`);
+  }
+}
+
+/** Resolves `[{id}]` / `[{filepath}]` references to stored images; every unknown one is named in one 422. */
+export async function resolveImageRefs(services: Services, refs: ImageRef[]): Promise<ImageRecord[]> {
+  const found = await Promise.all(
+    refs.map((ref) => ("id" in ref ? services.images.get(ref.id) : services.images.findByPath(ref.filepath.replace(/^\/+/, "")))),
+  );
+  const missing = refs.filter((_, i) => !found[i]).map((ref) => ("id" in ref ? `id ${ref.id}` : `filepath ${JSON.stringify(ref.filepath)}`));
+  if (missing.length) throw unprocessable(`no stored image with ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ` and ${missing.length - 20} more` : ""}`);
+  return found as ImageRecord[];
+}
+
+export async function addImagesToSet(services: Services, imagesetId: number, refs: ImageRef[]): Promise<void> {
+  const set = await getImageSet(services, imagesetId);
+  if (set.status !== "created") throw conflict(`image set ${imagesetId} is ${set.status}; images can only be added while it is created`);
+  const images = await resolveImageRefs(services, refs);
+  await services.images.addMembers(imagesetId, images);
+}

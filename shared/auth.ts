@@ -1,0 +1,168 @@
+import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import type { TableClient } from "@azure/data-tables";
+import { forbidden, unauthorized } from "./errors.js";
+import { encodeKey, isConflict, isNotFound, pad } from "./storage/tableErrors.js";
+
+const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
+
+export const ROLES = ["image-admin", "labeler"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  apikey: string;
+  role: Role;
+  email: string;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1 };
+const KEY_LENGTH = 32;
+
+/** `scrypt$N$r$p$salt$hash`, base64 parts: the parameters travel with the hash so they can be raised later. */
+export async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(secret, salt, KEY_LENGTH, SCRYPT);
+  return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64"), hash.toString("base64")].join("$");
+}
+
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !salt || !hash) return false;
+  const expected = Buffer.from(hash, "base64");
+  const actual = await scrypt(secret, Buffer.from(salt, "base64"), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export const newApiKey = () => randomBytes(16).toString("hex");
+export const newApiSecret = () => randomBytes(16).toString("hex");
+
+/**
+ * Successful verifications, remembered for a few minutes so that a partner sending thousands of batches
+ * does not pay a deliberately slow scrypt on each. The entry is keyed by the stored hash too, so a
+ * changed secret misses at once. It is a cache of a pure function, not state: losing it costs only time.
+ */
+const verified = new Map<string, number>();
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
+
+async function verifyCached(secret: string, stored: string): Promise<boolean> {
+  const cacheKey = createHash("sha256").update(secret).update("\0").update(stored).digest("base64");
+  const until = verified.get(cacheKey);
+  if (until !== undefined && until > Date.now()) return true;
+  const ok = await verifySecret(secret, stored);
+  if (ok) {
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.set(cacheKey, Date.now() + VERIFIED_TTL_MS);
+  }
+  return ok;
+}
+
+const userPk = (apikey: string) => `key!${encodeKey(apikey)}`;
+const emailPk = (email: string) => `email!${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`;
+const scopePk = (apikey: string) => `scope!${encodeKey(apikey)}`;
+
+interface UserRow {
+  role: Role;
+  email: string;
+  secretHash: string;
+  createdAt: string;
+}
+
+/** Users, their hashed secrets and labelers' campaign scopes, in the `users` table. */
+export class UserStore {
+  constructor(private readonly table: TableClient) {}
+
+  async authenticate(headers: Headers): Promise<Principal> {
+    const apikey = headers.get("authentication-key");
+    const secret = headers.get("authentication-secret");
+    if (!apikey || !secret) throw unauthorized("Authentication-Key and Authentication-Secret headers are required");
+    const user = await this.getUser(apikey);
+    if (!user || !(await verifyCached(secret, user.secretHash))) throw unauthorized("unknown Authentication-Key or wrong Authentication-Secret");
+    return { apikey, role: user.role, email: user.email };
+  }
+
+  async getUser(apikey: string): Promise<UserRow | undefined> {
+    if (apikey.length > 256) return undefined;
+    try {
+      return await this.table.getEntity<UserRow>(userPk(apikey), "user");
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates or resets a user with the given key and secret (local admin, `create-admin`). */
+  async putUser(apikey: string, secret: string, role: Role, email: string): Promise<void> {
+    const existing = await this.getUser(apikey);
+    if (existing && existing.role === role && existing.email === email && (await verifySecret(secret, existing.secretHash))) return;
+    await this.table.upsertEntity({ partitionKey: userPk(apikey), rowKey: "user", role, email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() }, "Replace");
+    await this.table.upsertEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email }, "Replace");
+  }
+
+  /**
+   * The labeler for an e-mail address: a new one gets a fresh key and secret (returned only now); an
+   * existing one its key and `secret: null`. The e-mail row is written first and decides races.
+   */
+  async ensureLabeler(email: string): Promise<{ apikey: string; secret: string | null }> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const index = await this.getEmailIndex(email);
+      if (index) {
+        const user = await this.getUser(index.apikey);
+        if (user) {
+          if (user.role !== "labeler") throw forbidden(`${email} belongs to an ${user.role} user and cannot be issued a labeler key`);
+          return { apikey: index.apikey, secret: null };
+        }
+        // The e-mail row outlived a crash before its user row: finish creating that user.
+        const secret = newApiSecret();
+        await this.table.upsertEntity({ partitionKey: userPk(index.apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() }, "Replace");
+        return { apikey: index.apikey, secret };
+      }
+      const apikey = newApiKey();
+      try {
+        await this.table.createEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email });
+      } catch (error) {
+        if (isConflict(error)) continue;
+        throw error;
+      }
+      const secret = newApiSecret();
+      await this.table.createEntity({ partitionKey: userPk(apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() });
+      return { apikey, secret };
+    }
+    throw new Error(`could not create the labeler ${email}`);
+  }
+
+  async grantCampaign(apikey: string, campaignId: number): Promise<void> {
+    await this.table.upsertEntity({ partitionKey: scopePk(apikey), rowKey: pad(campaignId), campaignId }, "Replace");
+  }
+
+  async hasCampaign(apikey: string, campaignId: number): Promise<boolean> {
+    try {
+      await this.table.getEntity(scopePk(apikey), pad(campaignId));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  async campaignsOf(apikey: string): Promise<number[]> {
+    const ids: number[] = [];
+    for await (const row of this.table.listEntities<{ campaignId: number }>({ queryOptions: { filter: `PartitionKey eq '${scopePk(apikey)}'` } })) {
+      ids.push(Number(row.campaignId));
+    }
+    return ids;
+  }
+
+  private async getEmailIndex(email: string): Promise<{ apikey: string } | undefined> {
+    try {
+      return await this.table.getEntity<{ apikey: string }>(emailPk(email), "user");
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+export function requireAdmin(principal: Principal): void {
+  if (principal.role !== "image-admin") throw forbidden("this route needs an image-admin key");
+}

@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+/** Statuses a client may ask for. `finishing` and `finish_failed` are set by the finishing job. */
+export const REQUESTABLE_STATUSES = ["active", "completed", "finished"] as const;
+export type RequestedStatus = (typeof REQUESTABLE_STATUSES)[number];
+
+/**
+ * The campaign state machine. `finished` is requested from `completed` (or from `finish_failed` to try
+ * again) and shows as `finishing` until the finishing job has written every output.
+ */
+const TRANSITIONS: Record<CampaignStatus, ReadonlyArray<RequestedStatus>> = {
+  created: ["active"],
+  active: ["completed"],
+  completed: ["active", "finished"],
+  finishing: [],
+  finished: [],
+  finish_failed: ["finished"],
+};
+
+export function canTransition(from: CampaignStatus, to: RequestedStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The status stored right after an accepted request. */
+export function statusAfterRequest(to: RequestedStatus): CampaignStatus {
+  return to === "finished" ? "finishing" : to;
+}
+
+export const acceptsSubmissions = (status: CampaignStatus) => status === "active";
+export const acceptsImages = (status: CampaignStatus) => status === "created";
+
+/** Campaign titles name files and Azure ML data assets, so they keep to those characters. */
+export function campaignTitleProblem(title: string): string | null {
+  if (title.length < 1 || title.length > 200) return "title must be 1 to 200 characters long";
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(title)) return "title may only hold letters, digits, '.', '_' and '-', and must start with a letter or digit";
+  return null;
+}
+
+export const createCampaignSchema = z
+  .object({
+    title: z.string(),
+    labeler_email: z.string().trim().email("labeler_email must be an e-mail address").max(256),
+    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    label_translations: z.record(z.string().min(1), z.string().min(1)).nullable().optional(),
+  })
+  .strict();
+
+export const updateCampaignSchema = z.object({ new_status: z.enum(REQUESTABLE_STATUSES) }).strict();

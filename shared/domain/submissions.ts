@@ -1,0 +1,78 @@
+import { z } from "zod";
+import { unprocessable } from "../errors.js";
+import type { StoredObject } from "./labels.js";
+
+const coordinate = z.number().finite();
+
+export const objectSchema = z
+  .object({
+    label: z.string().trim().min(1, "label must not be empty").max(256),
+    confidence: z.number().min(0, "confidence is between 0 and 1").max(1, "confidence is between 0 and 1").nullable().optional(),
+    bounding_box: z.object({ xmin: coordinate, xmax: coordinate, ymin: coordinate, ymax: coordinate }).strict().optional(),
+    polygon: z.array(z.tuple([coordinate, coordinate])).min(3, "a polygon needs at least 3 points").max(10_000).optional(),
+  })
+  .strict()
+  .refine((o) => o.bounding_box !== undefined || o.polygon !== undefined, { message: "an object needs a bounding_box or a polygon" });
+
+export const submissionSchema = z
+  .array(
+    z
+      .object({
+        image_id: z.number().int().positive(),
+        objects: z.array(objectSchema).max(5_000, "at most 5,000 objects per image"),
+      })
+      .strict(),
+  )
+  .min(1, "send at least one image")
+  .max(1_000, "at most 1,000 images per request");
+
+export type Submission = z.infer<typeof submissionSchema>;
+
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * Checks every object against its image and applies the campaign's label translations. Throws one 422
+ * naming the first offending entry, so a rejected batch stores nothing.
+ */
+export function prepareSubmission(
+  batch: Submission,
+  sizes: ReadonlyMap<number, ImageSize>,
+  translations: Readonly<Record<string, string>> | null,
+): Array<{ imageId: number; objects: StoredObject[] }> {
+  const seen = new Set<number>();
+  return batch.map((entry, index) => {
+    const where = `body[${index}]`;
+    if (seen.has(entry.image_id)) throw unprocessable(`${where}.image_id: image ${entry.image_id} appears twice in this batch`);
+    seen.add(entry.image_id);
+    const size = sizes.get(entry.image_id);
+    if (!size) throw unprocessable(`${where}.image_id: image ${entry.image_id} is not part of this campaign`);
+    const objects = entry.objects.map((object, objectIndex): StoredObject => {
+      const at = `${where}.objects[${objectIndex}]`;
+      const box = object.bounding_box;
+      if (box) {
+        if (!(box.xmin < box.xmax)) throw unprocessable(`${at}.bounding_box: xmin (${box.xmin}) must be less than xmax (${box.xmax})`);
+        if (!(box.ymin < box.ymax)) throw unprocessable(`${at}.bounding_box: ymin (${box.ymin}) must be less than ymax (${box.ymax})`);
+        if (box.xmin < 0 || box.ymin < 0 || box.xmax > size.width || box.ymax > size.height) {
+          throw unprocessable(`${at}.bounding_box: (${box.xmin}, ${box.ymin})-(${box.xmax}, ${box.ymax}) is outside the image (${size.width}x${size.height})`);
+        }
+      }
+      object.polygon?.forEach(([x, y], pointIndex) => {
+        if (x < 0 || y < 0 || x > size.width || y > size.height) {
+          throw unprocessable(`${at}.polygon[${pointIndex}]: point (${x}, ${y}) is outside the image (${size.width}x${size.height})`);
+        }
+      });
+      const label = object.label.trim();
+      return {
+        label_original: label,
+        label_translated: translations?.[label] ?? label,
+        confidence: object.confidence ?? null,
+        bounding_box: box ?? null,
+        polygon: object.polygon ?? null,
+      };
+    });
+    return { imageId: entry.image_id, objects };
+  });
+}

@@ -1,0 +1,50 @@
+import { requireAdmin, type Principal } from "../auth.js";
+import { ApiError } from "../errors.js";
+import { getServices, type Services } from "../services.js";
+import { statusOf } from "../storage/tableErrors.js";
+import { json, type RequestLike, type ResponseInit } from "./request.js";
+
+/** The part of the host's InvocationContext that handlers use. */
+export interface InvocationLike {
+  readonly invocationId: string;
+  log(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+export interface Call {
+  services: Services;
+  principal: Principal;
+  context: InvocationLike;
+}
+
+export type Access = "admin" | "any-user" | "public";
+
+/**
+ * Wraps a route: authenticates, enforces the role, and turns every failure into the contract's JSON
+ * error. Bad input never becomes a 500; an unexpected failure is logged with its stack and answered
+ * with a 500 (or 503 for storage being unavailable) whose body holds no stack.
+ */
+export function endpoint(access: Access, handler: (request: RequestLike, call: Call) => Promise<ResponseInit>) {
+  return async (request: RequestLike, context: InvocationLike): Promise<ResponseInit> => {
+    try {
+      const services = getServices();
+      const principal: Principal =
+        access === "public" ? { apikey: "", role: "labeler", email: "" } : await services.users.authenticate(request.headers);
+      if (access === "admin") requireAdmin(principal);
+      return await handler(request, { services, principal, context });
+    } catch (error) {
+      return errorResponse(error, context);
+    }
+  };
+}
+
+export function errorResponse(error: unknown, context: InvocationLike): ResponseInit {
+  if (error instanceof ApiError) return json(error.status, { status: error.status, detail: error.detail, ...error.extra });
+  const status = statusOf(error);
+  if (status === 503 || status === 500 || (error instanceof Error && /ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(error.message))) {
+    context.error(`storage unavailable: ${error instanceof Error ? error.stack : String(error)}`);
+    return json(503, { status: 503, detail: "storage is unavailable; try again shortly" });
+  }
+  context.error(`unexpected failure: ${error instanceof Error ? error.stack : String(error)}`);
+  return json(500, { status: 500, detail: `internal error; quote invocation ${context.invocationId} when reporting it` });
+}

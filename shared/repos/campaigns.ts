@@ -1,0 +1,409 @@
+import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { randomBytes } from "node:crypto";
+import type { CampaignStatus } from "../domain/campaigns.js";
+import type { LabelStatus, StoredObject } from "../domain/labels.js";
+import { ConcurrencyError } from "../errors.js";
+import { DenseList, type Row, isTransactionConflict, jitter } from "../storage/denseList.js";
+import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
+import { isConflict, pad } from "../storage/tableErrors.js";
+import type { ImageRecord } from "./images.js";
+
+export interface CampaignRecord {
+  campaignId: number;
+  title: string;
+  status: CampaignStatus;
+  metadata: Record<string, unknown> | null;
+  labelTranslations: Record<string, string> | null;
+  createdBy: string;
+  labelerEmail: string;
+  labelerApikey: string;
+  dateCreated: string;
+  dateStarted: string | null;
+  dateCompleted: string | null;
+  dateFinished: string | null;
+  finishError: string | null;
+  /** What the finishing job wrote or could not do (e.g. no Azure ML workspace configured). */
+  finishNotes: string[];
+  etag: string;
+}
+
+export type CampaignChange = Partial<
+  Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes">
+>;
+
+/** One image's state inside a campaign (the key row of the campaign's image list). */
+export interface CampaignImage {
+  imageId: number;
+  blobPath: string;
+  width: number;
+  height: number;
+  filetype: string;
+  labelStatus: LabelStatus;
+  testData: boolean;
+  /** Whether this image is in the campaign's `done` count; only the progress worker changes it. */
+  counted: boolean;
+  objects: StoredObject[];
+  submittedBy: string | null;
+  firstLabeledAt: string | null;
+  lastActivityAt: string | null;
+  reviewComment: string | null;
+  etag: string;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+export interface ImageFilter {
+  labelStatus?: LabelStatus[];
+  testData?: boolean;
+}
+
+const CAMPAIGN_PK = "campaigns";
+const partitionOf = (campaignId: number) => `campaign!${pad(campaignId)}`;
+
+function optionalString(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function toCampaign(row: Row, campaignId: number): CampaignRecord {
+  const parse = <T>(value: unknown): T | null => (typeof value === "string" && value ? (JSON.parse(value) as T) : null);
+  return {
+    campaignId,
+    title: String(row.title),
+    status: row.status as CampaignStatus,
+    metadata: parse(row.metadata),
+    labelTranslations: parse(row.labelTranslations),
+    createdBy: String(row.createdBy),
+    labelerEmail: String(row.labelerEmail),
+    labelerApikey: String(row.labelerApikey),
+    dateCreated: String(row.dateCreated),
+    dateStarted: optionalString(row.dateStarted),
+    dateCompleted: optionalString(row.dateCompleted),
+    dateFinished: optionalString(row.dateFinished),
+    finishError: optionalString(row.finishError),
+    finishNotes: parse<string[]>(row.finishNotes) ?? [],
+    etag: String(row.etag),
+  };
+}
+
+export function toCampaignImage(row: Record<string, unknown>): CampaignImage {
+  return {
+    imageId: Number(row.imageId),
+    blobPath: String(row.blobPath),
+    width: Number(row.width),
+    height: Number(row.height),
+    filetype: String(row.filetype ?? ""),
+    labelStatus: (row.labelStatus as LabelStatus) ?? "unlabeled",
+    testData: row.testData === true,
+    counted: row.counted === true,
+    objects: fromJsonColumns<StoredObject[]>(row, "objects", []),
+    submittedBy: optionalString(row.submittedBy),
+    firstLabeledAt: optionalString(row.firstLabeledAt),
+    lastActivityAt: optionalString(row.lastActivityAt),
+    reviewComment: optionalString(row.reviewComment),
+    etag: String(row.etag ?? ""),
+  };
+}
+
+/** OData filter on a campaign's image rows for a review filter. */
+export function imageFilterExpression(filter: ImageFilter): string | undefined {
+  const parts: string[] = [];
+  if (filter.labelStatus?.length) parts.push(`(${filter.labelStatus.map((s) => `labelStatus eq '${s}'`).join(" or ")})`);
+  if (filter.testData !== undefined) parts.push(`testData eq ${filter.testData}`);
+  return parts.length ? parts.join(" and ") : undefined;
+}
+
+/**
+ * Campaigns in the `records` table (a dense list keyed by title), and each campaign's partition in
+ * `campaignData`: its image list (whose count row also holds `done`, so progress and membership change
+ * in one transaction), each image's current label state, and every submission ever made (history).
+ */
+export class CampaignStore {
+  private readonly list: DenseList;
+
+  constructor(
+    private readonly records: TableClient,
+    private readonly data: TableClient,
+  ) {
+    this.list = new DenseList(records, CAMPAIGN_PK, "cmp");
+  }
+
+  imageList(campaignId: number): DenseList {
+    return new DenseList(this.data, partitionOf(campaignId), "img");
+  }
+
+  async create(fields: Omit<CampaignRecord, "campaignId" | "etag" | "finishNotes">): Promise<CampaignRecord | undefined> {
+    const { metadata, labelTranslations, ...rest } = fields;
+    const [result] = await this.list.append([
+      {
+        key: fields.title,
+        item: {
+          ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])),
+          metadata: metadata ? JSON.stringify(metadata) : "",
+          labelTranslations: labelTranslations ? JSON.stringify(labelTranslations) : "",
+        },
+      },
+    ]);
+    if (!result?.created) return undefined;
+    return this.get(result.pos + 1);
+  }
+
+  async findIdByTitle(title: string): Promise<number | undefined> {
+    const row = await this.list.getByKey(title);
+    return row ? Number(row.pos) + 1 : undefined;
+  }
+
+  async get(campaignId: number): Promise<CampaignRecord | undefined> {
+    const row = await this.list.getAt(campaignId - 1);
+    return row ? toCampaign(row, campaignId) : undefined;
+  }
+
+  async count(): Promise<number> {
+    return this.list.count();
+  }
+
+  async page(offset: number, limit: number): Promise<CampaignRecord[]> {
+    const rows = await this.list.range(offset, limit);
+    return rows.map((row, i) => toCampaign(row, offset + i + 1));
+  }
+
+  /** Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. */
+  async update(campaignId: number, change: (current: CampaignRecord) => CampaignChange | null): Promise<CampaignRecord | undefined> {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const current = await this.get(campaignId);
+      if (!current) return undefined;
+      const fields = change(current);
+      if (!fields) return current;
+      const { finishNotes, ...rest } = fields;
+      const entity: Record<string, unknown> = { ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])) };
+      if (finishNotes) entity.finishNotes = JSON.stringify(finishNotes);
+      try {
+        await this.records.updateEntity({ partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, "Merge", {
+          etag: current.etag,
+        });
+        return this.get(campaignId);
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        await jitter(attempt);
+      }
+    }
+    throw new ConcurrencyError(`campaign ${campaignId}`);
+  }
+
+  async progress(campaignId: number): Promise<Progress> {
+    const row = await this.imageList(campaignId).getCountRow();
+    return { done: Number(row?.done ?? 0), total: Number(row?.count ?? 0) };
+  }
+
+  /** Adds images (an image already in the campaign is not added or counted twice); returns how many were new. */
+  async addImages(campaignId: number, images: ImageRecord[]): Promise<number> {
+    const appended = await this.imageList(campaignId).append(
+      images.map((image) => ({
+        key: pad(image.imageId),
+        item: { imageId: image.imageId },
+        state: {
+          imageId: image.imageId,
+          blobPath: image.blobPath,
+          width: image.width,
+          height: image.height,
+          filetype: image.filetype,
+          labelStatus: "unlabeled",
+          testData: false,
+          counted: false,
+        },
+      })),
+    );
+    // The reverse index (image -> campaigns) serves `GET /images/{id}/objects`; upserts are idempotent.
+    await Promise.all(
+      images.map((image) =>
+        this.records.upsertEntity({ partitionKey: `imagecampaigns!${pad(image.imageId)}`, rowKey: pad(campaignId), campaignId }, "Replace"),
+      ),
+    );
+    return appended.filter((a) => a.created).length;
+  }
+
+  async campaignsOfImage(imageId: number): Promise<number[]> {
+    const ids: number[] = [];
+    const iterator = this.records.listEntities<{ campaignId: number }>({
+      queryOptions: { filter: `PartitionKey eq 'imagecampaigns!${pad(imageId)}'` },
+    });
+    for await (const row of iterator) ids.push(Number(row.campaignId));
+    return ids;
+  }
+
+  async getImage(campaignId: number, imageId: number): Promise<CampaignImage | undefined> {
+    const row = await this.imageList(campaignId).getByKey(pad(imageId));
+    return row ? toCampaignImage(row) : undefined;
+  }
+
+  async getImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
+    const rows = await Promise.all(imageIds.map((id) => this.getImage(campaignId, id)));
+    return new Map(rows.filter((r): r is CampaignImage => r !== undefined).map((r) => [r.imageId, r]));
+  }
+
+  /** Image ids at positions [offset, offset + limit) of the campaign, in the order they were added. */
+  async imageIdPage(campaignId: number, offset: number, limit: number): Promise<number[]> {
+    const rows = await this.imageList(campaignId).range(offset, limit);
+    return rows.map((row) => Number(row.imageId));
+  }
+
+  /** Every image row matching the filter, page by page in image-id order. */
+  async *scanImages(campaignId: number, filter: ImageFilter = {}, select?: string[]): AsyncIterable<CampaignImage[]> {
+    for await (const rows of this.imageList(campaignId).keyRows(imageFilterExpression(filter), select)) {
+      yield rows.map(toCampaignImage);
+    }
+  }
+
+  /** A filtered page: total and the page's rows, found by one scan of the campaign's image rows. */
+  async filteredPage(campaignId: number, filter: ImageFilter, offset: number, limit: number): Promise<{ total: number; images: CampaignImage[] }> {
+    let total = 0;
+    const images: CampaignImage[] = [];
+    for await (const rows of this.imageList(campaignId).keyRows(imageFilterExpression(filter))) {
+      for (const row of rows) {
+        if (total >= offset && images.length < limit) images.push(toCampaignImage(row));
+        total++;
+      }
+    }
+    return { total, images };
+  }
+
+  /**
+   * Stores submissions: each image's current objects are replaced and a history row is added, in one
+   * transaction per chunk of images (they share the campaign's partition), under each row's ETag.
+   */
+  async submit(campaignId: number, submittedBy: string, entries: Array<{ imageId: number; objects: StoredObject[] }>): Promise<void> {
+    const pk = partitionOf(campaignId);
+    const list = this.imageList(campaignId);
+    for (let start = 0; start < entries.length; start += 50) {
+      const chunk = entries.slice(start, start + 50);
+      for (let attempt = 0; ; attempt++) {
+        if (attempt >= 30) throw new ConcurrencyError(`labels of campaign ${campaignId}`);
+        const now = new Date().toISOString();
+        const rows = await Promise.all(chunk.map((e) => list.getByKey(pad(e.imageId))));
+        const actions: TransactionAction[] = [];
+        chunk.forEach((entry, index) => {
+          const row = rows[index]!;
+          const objects = toJsonColumns("objects", entry.objects);
+          const { etag, timestamp, ...kept } = row as Record<string, unknown>;
+          const base = Object.fromEntries(Object.entries(kept).filter(([k]) => !k.startsWith("objects_") && !k.startsWith("odata")));
+          actions.push([
+            "update",
+            {
+              ...base,
+              partitionKey: pk,
+              rowKey: String(row.rowKey),
+              ...objects,
+              labelStatus: "user_complete",
+              submittedBy,
+              firstLabeledAt: optionalString(row.firstLabeledAt) ?? now,
+              lastActivityAt: now,
+              reviewComment: "",
+            },
+            "Replace",
+            { etag: String(etag) },
+          ]);
+          actions.push([
+            "create",
+            {
+              partitionKey: pk,
+              rowKey: `sub!${pad(entry.imageId)}!${now}!${randomBytes(3).toString("hex")}`,
+              imageId: entry.imageId,
+              submittedBy,
+              submittedAt: now,
+              ...objects,
+            },
+          ]);
+        });
+        try {
+          await this.data.submitTransaction(actions);
+          break;
+        } catch (error) {
+          if (!isTransactionConflict(error)) throw error;
+          await jitter(attempt);
+        }
+      }
+    }
+  }
+
+  /** Every submission for an image, oldest first. */
+  async history(campaignId: number, imageId: number): Promise<Array<{ submittedBy: string; submittedAt: string; objects: StoredObject[] }>> {
+    const lo = `sub!${pad(imageId)}!`;
+    const hi = `sub!${pad(imageId)}"`;
+    const out: Array<{ submittedBy: string; submittedAt: string; objects: StoredObject[] }> = [];
+    const iterator = this.data.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey ge '${lo}' and RowKey lt '${hi}'` },
+    });
+    for await (const row of iterator) {
+      out.push({ submittedBy: String(row.submittedBy), submittedAt: String(row.submittedAt), objects: fromJsonColumns(row, "objects", []) });
+    }
+    return out;
+  }
+
+  /**
+   * Changes review fields of images under their ETags. `change` sees each image's current state and
+   * returns the fields to set, or null to leave it. Returns the ids that changed.
+   */
+  async updateImages(
+    campaignId: number,
+    imageIds: number[],
+    change: (image: CampaignImage) => Record<string, unknown> | null,
+  ): Promise<number[]> {
+    const pk = partitionOf(campaignId);
+    const list = this.imageList(campaignId);
+    const changed: number[] = [];
+    await Promise.all(
+      imageIds.map(async (imageId) => {
+        for (let attempt = 0; attempt < 30; attempt++) {
+          const row = await list.getByKey(pad(imageId));
+          if (!row) return;
+          const fields = change(toCampaignImage(row));
+          if (!fields) return;
+          try {
+            await this.data.updateEntity({ partitionKey: pk, rowKey: String(row.rowKey), ...fields }, "Merge", { etag: row.etag });
+            changed.push(imageId);
+            return;
+          } catch (error) {
+            if (!isConflict(error)) throw error;
+            await jitter(attempt);
+          }
+        }
+        throw new ConcurrencyError(`image ${imageId} of campaign ${campaignId}`);
+      }),
+    );
+    return changed;
+  }
+
+  /**
+   * Brings one image's contribution to `done` in line with its label status: counted when the partner's
+   * labels stand (user_complete or admin_complete). State-based, so duplicate and re-ordered messages
+   * converge; the image row and the count row change in one transaction, so the count is exact.
+   * Returns the new progress and whether this call raised `done`.
+   */
+  async reconcileProgress(campaignId: number, imageId: number): Promise<{ progress: Progress; raised: boolean }> {
+    const pk = partitionOf(campaignId);
+    const list = this.imageList(campaignId);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const [row, countRow] = await Promise.all([list.getByKey(pad(imageId)), list.getCountRow()]);
+      const progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
+      if (!row || !countRow) return { progress, raised: false };
+      const image = toCampaignImage(row);
+      const shouldCount = image.labelStatus === "user_complete" || image.labelStatus === "admin_complete";
+      if (image.counted === shouldCount) return { progress, raised: false };
+      const done = progress.done + (shouldCount ? 1 : -1);
+      try {
+        await this.data.submitTransaction([
+          ["update", { partitionKey: pk, rowKey: String(row.rowKey), counted: shouldCount }, "Merge", { etag: row.etag }],
+          ["update", { partitionKey: pk, rowKey: String(countRow.rowKey), done }, "Merge", { etag: countRow.etag }],
+        ]);
+        return { progress: { done, total: progress.total }, raised: shouldCount };
+      } catch (error) {
+        if (!isTransactionConflict(error)) throw error;
+        await jitter(attempt);
+      }
+    }
+    throw new ConcurrencyError(`progress of campaign ${campaignId}`);
+  }
+}
+

@@ -1,0 +1,134 @@
+import { createHash } from "node:crypto";
+import type { TableClient, } from "@azure/data-tables";
+import type { ImageSetStatus } from "../domain/imageSets.js";
+import { ConcurrencyError } from "../errors.js";
+import { DenseList, type Row, jitter } from "../storage/denseList.js";
+import { isConflict, pad } from "../storage/tableErrors.js";
+
+export interface ImageSetRecord {
+  imagesetId: number;
+  title: string;
+  status: ImageSetStatus;
+  metadata: Record<string, unknown> | null;
+  blobstoragePath: string;
+  createdBy: string;
+  dateCreated: string;
+  dateFinished: string | null;
+  failureReason: string | null;
+  etag: string;
+}
+
+export interface RejectedFile {
+  name: string;
+  reason: string;
+}
+
+function toRecord(row: Row, imagesetId: number): ImageSetRecord {
+  return {
+    imagesetId,
+    title: String(row.title),
+    status: row.status as ImageSetStatus,
+    metadata: row.metadata ? (JSON.parse(String(row.metadata)) as Record<string, unknown>) : null,
+    blobstoragePath: String(row.blobstoragePath),
+    createdBy: String(row.createdBy),
+    dateCreated: String(row.dateCreated),
+    dateFinished: (row.dateFinished as string | undefined) || null,
+    failureReason: (row.failureReason as string | undefined) || null,
+    etag: String(row.etag),
+  };
+}
+
+/** Image sets in the `records` table: a dense list keyed by title (ids and uniqueness in one), plus each set's rejected files. */
+export class ImageSetStore {
+  private readonly list: DenseList;
+
+  constructor(private readonly table: TableClient) {
+    this.list = new DenseList(table, "imagesets", "set");
+  }
+
+  async findIdByTitle(title: string): Promise<number | undefined> {
+    const row = await this.list.getByKey(title);
+    return row ? Number(row.pos) + 1 : undefined;
+  }
+
+  /** Creates the set; `undefined` when the title is taken. */
+  async create(fields: Omit<ImageSetRecord, "imagesetId" | "etag">): Promise<ImageSetRecord | undefined> {
+    const { metadata, dateFinished, failureReason, ...rest } = fields;
+    const [result] = await this.list.append([
+      { key: fields.title, item: { ...rest, metadata: metadata ? JSON.stringify(metadata) : "" } },
+    ]);
+    if (!result?.created) return undefined;
+    return this.get(result.pos + 1);
+  }
+
+  async get(imagesetId: number): Promise<ImageSetRecord | undefined> {
+    const row = await this.list.getAt(imagesetId - 1);
+    return row ? toRecord(row, imagesetId) : undefined;
+  }
+
+  async count(): Promise<number> {
+    return this.list.count();
+  }
+
+  async page(offset: number, limit: number): Promise<ImageSetRecord[]> {
+    const rows = await this.list.range(offset, limit);
+    return rows.map((row, i) => toRecord(row, offset + i + 1));
+  }
+
+  /**
+   * Applies `change` to the current record under its ETag, retrying on a concurrent write; `change`
+   * returns the fields to set, or null to leave the record as it is.
+   */
+  async update(
+    imagesetId: number,
+    change: (current: ImageSetRecord) => Partial<Pick<ImageSetRecord, "status" | "dateFinished" | "failureReason">> | null,
+  ): Promise<ImageSetRecord | undefined> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.get(imagesetId);
+      if (!current) return undefined;
+      const fields = change(current);
+      if (!fields) return current;
+      try {
+        await this.table.updateEntity(
+          { partitionKey: "imagesets", rowKey: this.list.posKey(imagesetId - 1), ...fields },
+          "Merge",
+          { etag: current.etag },
+        );
+        return this.get(imagesetId);
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        await jitter(attempt);
+      }
+    }
+    throw new ConcurrencyError(`image set ${imagesetId}`);
+  }
+
+  async addRejected(imagesetId: number, files: RejectedFile[]): Promise<void> {
+    await Promise.all(
+      files.map((file) =>
+        this.table.upsertEntity(
+          {
+            partitionKey: `imageset!${pad(imagesetId)}`,
+            rowKey: `rejected!${createHash("sha256").update(file.name).digest("hex")}`,
+            name: file.name,
+            reason: file.reason,
+          },
+          "Replace",
+        ),
+      ),
+    );
+  }
+
+  async rejected(imagesetId: number, limit = 1000): Promise<RejectedFile[]> {
+    const files: RejectedFile[] = [];
+    const pk = `imageset!${pad(imagesetId)}`;
+    const iterator = this.table.listEntities<{ name: string; reason: string }>({
+      queryOptions: { filter: `PartitionKey eq '${pk}' and RowKey ge 'rejected!' and RowKey lt 'rejected"'` },
+    });
+    for await (const row of iterator) {
+      files.push({ name: row.name, reason: row.reason });
+      if (files.length >= limit) break;
+    }
+    return files;
+  }
+}

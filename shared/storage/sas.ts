@@ -1,0 +1,107 @@
+import {
+  BlobSASPermissions,
+  ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  type BlobServiceClient,
+  type UserDelegationKey,
+} from "@azure/storage-blob";
+import type { AppConfig } from "../config.js";
+
+/**
+ * Signs SAS URLs: with the account key where there is one (Azurite, connection strings), and with a user
+ * delegation key under a managed identity (Azure), chosen by SAS_SIGNING. Callers ask for the least
+ * rights and the shortest expiry their use needs.
+ */
+export interface SasSigner {
+  containerUrl(container: string, permissions: string, expiresOn: Date): Promise<string>;
+  blobUrl(container: string, blobName: string, permissions: string, expiresOn: Date, options?: { contentDisposition?: string }): Promise<string>;
+}
+
+/** Starts a few minutes back so a client whose clock runs behind can use the link at once. */
+const startsOn = () => new Date(Date.now() - 5 * 60_000);
+
+function parseConnectionString(connectionString: string): Record<string, string> {
+  return Object.fromEntries(
+    connectionString
+      .split(";")
+      .filter((part) => part.includes("="))
+      .map((part) => [part.slice(0, part.indexOf("=")), part.slice(part.indexOf("=") + 1)]),
+  );
+}
+
+export function createSasSigner(config: AppConfig, blobService: BlobServiceClient): SasSigner {
+  const protocol = blobService.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
+  const blobUrlOf = (container: string, blobName: string) => blobService.getContainerClient(container).getBlobClient(blobName).url;
+
+  if (config.sasSigning === "accountKey") {
+    const parts = parseConnectionString(config.settings.STORAGE_CONNECTION_STRING ?? "");
+    if (!parts.AccountName || !parts.AccountKey) throw new Error("SAS_SIGNING=accountKey needs a connection string with AccountName and AccountKey");
+    const credential = new StorageSharedKeyCredential(parts.AccountName, parts.AccountKey);
+    return {
+      async containerUrl(container, permissions, expiresOn) {
+        const query = generateBlobSASQueryParameters(
+          { containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol },
+          credential,
+        );
+        return `${blobService.getContainerClient(container).url}?${query.toString()}`;
+      },
+      async blobUrl(container, blobName, permissions, expiresOn, options = {}) {
+        const query = generateBlobSASQueryParameters(
+          {
+            containerName: container,
+            blobName,
+            permissions: BlobSASPermissions.parse(permissions),
+            startsOn: startsOn(),
+            expiresOn,
+            protocol,
+            contentDisposition: options.contentDisposition,
+          },
+          credential,
+        );
+        return `${blobUrlOf(container, blobName)}?${query.toString()}`;
+      },
+    };
+  }
+
+  const accountName = config.settings.STORAGE_ACCOUNT_NAME ?? blobService.accountName;
+  let cached: { key: UserDelegationKey; validUntil: number } | undefined;
+  const delegationKey = async (expiresOn: Date): Promise<UserDelegationKey> => {
+    if (cached && cached.validUntil >= expiresOn.getTime()) return cached.key;
+    // A delegation key lives at most 7 days; take the longest so one key serves many links.
+    const keyExpiry = new Date(Math.max(expiresOn.getTime(), Date.now() + 24 * 3600_000));
+    const capped = new Date(Math.min(keyExpiry.getTime(), Date.now() + 7 * 24 * 3600_000 - 60_000));
+    const key = await blobService.getUserDelegationKey(startsOn(), capped);
+    cached = { key, validUntil: capped.getTime() };
+    return key;
+  };
+  return {
+    async containerUrl(container, permissions, expiresOn) {
+      const key = await delegationKey(expiresOn);
+      const query = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol },
+        key,
+        accountName,
+      );
+      return `${blobService.getContainerClient(container).url}?${query.toString()}`;
+    },
+    async blobUrl(container, blobName, permissions, expiresOn, options = {}) {
+      const key = await delegationKey(expiresOn);
+      const query = generateBlobSASQueryParameters(
+        {
+          containerName: container,
+          blobName,
+          permissions: BlobSASPermissions.parse(permissions),
+          startsOn: startsOn(),
+          expiresOn,
+          protocol,
+          contentDisposition: options.contentDisposition,
+        },
+        key,
+        accountName,
+      );
+      return `${blobUrlOf(container, blobName)}?${query.toString()}`;
+    },
+  };
+}
