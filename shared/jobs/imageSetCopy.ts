@@ -14,6 +14,8 @@ const HEADER_BYTES = 128 * 1024;
 /** Put Blob From URL (synchronous server-side copy) takes sources up to 256 MiB; larger ones use the async copy. */
 const SYNC_COPY_LIMIT = 256 * 1024 * 1024;
 const LIST_PAGE = 1000;
+/** Blobs copied before their records are written (one or two table transactions). */
+const RECORD_CHUNK = 64;
 
 /**
  * Copies a finishing image set's dropbox into the image store and records each image once.
@@ -36,10 +38,13 @@ export async function runImageSetCopy(services: Services, imagesetId: number, lo
   if (await dropbox.exists()) {
     for await (const page of dropbox.listBlobsFlat().byPage({ maxPageSize: LIST_PAGE })) {
       const blobs = page.segment.blobItems.map((b) => ({ name: b.name, size: b.properties.contentLength ?? 0 }));
-      const result = await copyPage(services, set.imagesetId, set.title, dropbox, store, blobs);
-      copied += result.recorded;
-      rejected += result.rejected;
-      log.info(`copied page: ${result.recorded} images recorded, ${result.rejected} files rejected (so far ${copied} and ${rejected})`);
+      // Recorded chunk by chunk, so a crash loses at most one chunk of copies (redone, same bytes).
+      for (let start = 0; start < blobs.length; start += RECORD_CHUNK) {
+        const result = await copyChunk(services, set.imagesetId, set.title, dropbox, store, blobs.slice(start, start + RECORD_CHUNK));
+        copied += result.recorded;
+        rejected += result.rejected;
+      }
+      log.info(`listing page done: ${copied} images recorded, ${rejected} files rejected so far`);
     }
     await dropbox.deleteIfExists();
   }
@@ -49,7 +54,7 @@ export async function runImageSetCopy(services: Services, imagesetId: number, lo
   log.info(`image set finished: ${copied} images, ${rejected} rejected files`);
 }
 
-async function copyPage(
+async function copyChunk(
   services: Services,
   imagesetId: number,
   title: string,

@@ -13,7 +13,7 @@ export interface TestStack {
 
 /** The local host on the test run's Azurite, with its own prefix, the admin user, and quick retries. */
 export async function startTestStack(options: { settings?: Record<string, string> } & Partial<LocalHostOptions> = {}): Promise<TestStack> {
-  const config = testConfig(options.settings);
+  const config = options.config ?? testConfig(options.settings);
   const logs: string[] = [];
   const host = await startLocalHost({
     retryDelaySeconds: () => 0,
@@ -61,7 +61,7 @@ export async function call(
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
