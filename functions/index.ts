@@ -9,17 +9,25 @@ import { definition as addImageSetImages } from "./addImageSetImages.js";
 import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
 import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
 import { definition as createCampaign } from "./createCampaign.js";
+import { definition as createExport } from "./createExport.js";
 import { definition as createImageSet } from "./createImageSet.js";
+import { definition as createLabelImages } from "./createLabelImages.js";
 import { definition as exportWorker } from "./exportWorker.js";
 import { definition as getCampaign } from "./getCampaign.js";
+import { definition as getExport } from "./getExport.js";
 import { definition as getImage } from "./getImage.js";
 import { definition as getImageLabelHistory } from "./getImageLabelHistory.js";
 import { definition as getImageObjects } from "./getImageObjects.js";
 import { definition as getImageSet } from "./getImageSet.js";
+import { definition as getOpenApi } from "./getOpenApi.js";
+import { definition as getStatus } from "./getStatus.js";
+import { definition as getVersion } from "./getVersion.js";
 import { definition as imagesetCopyWorker } from "./imagesetCopyWorker.js";
+import { definition as latestLabels } from "./latestLabels.js";
 import { definition as listCampaignImages } from "./listCampaignImages.js";
 import { definition as listCampaignObjects } from "./listCampaignObjects.js";
 import { definition as listCampaigns } from "./listCampaigns.js";
+import { definition as listExports } from "./listExports.js";
 import { definition as listImageSetImages } from "./listImageSetImages.js";
 import { definition as listImageSets } from "./listImageSets.js";
 import { definition as listImages } from "./listImages.js";
@@ -34,15 +42,23 @@ export const httpFunctions: HttpFunctionDefinition[] = [
   addCampaignImages,
   addImageSetImages,
   createCampaign,
+  createExport,
   createImageSet,
+  createLabelImages,
   getCampaign,
+  getExport,
   getImage,
   getImageLabelHistory,
   getImageObjects,
   getImageSet,
+  getOpenApi,
+  getStatus,
+  getVersion,
+  latestLabels,
   listCampaignImages,
   listCampaignObjects,
   listCampaigns,
+  listExports,
   listImageSetImages,
   listImageSets,
   listImages,

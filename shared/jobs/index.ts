@@ -1,10 +1,13 @@
 import type { JobType } from "../queue/messages.js";
+import { failCampaignFinish, runCampaignFinish } from "./campaignFinish.js";
 import { runCampaignProgress } from "./campaignProgress.js";
+import { failExport, runExport } from "./exportRun.js";
 import { failImageSetCopy, runImageSetCopy } from "./imageSetCopy.js";
+import { runMaskRender } from "./maskExport.js";
 import type { JobDefinition } from "./runtime.js";
 
 /** Every job type's worker: what it does, and how its resource shows a final failure. */
-export const jobs: { [T in JobType]?: JobDefinition<T> } = {
+export const jobs: { [T in JobType]: JobDefinition<T> } = {
   "imageset-copy": {
     resource: (body) => `imageset/${body.imagesetId}`,
     run: (services, body, log) => runImageSetCopy(services, body.imagesetId, log),
@@ -15,5 +18,20 @@ export const jobs: { [T in JobType]?: JobDefinition<T> } = {
     run: (services, body, log) => runCampaignProgress(services, body.campaignId, body.imageId, log),
     // Nothing to mark: the dead-lettered message is the record, and replaying it converges (state-based).
     fail: async () => {},
+  },
+  "campaign-finish": {
+    resource: (body) => `campaign/${body.campaignId}`,
+    run: (services, body, log) => runCampaignFinish(services, body.campaignId, log),
+    fail: (services, body, reason) => failCampaignFinish(services, body.campaignId, reason),
+  },
+  "export-run": {
+    resource: (body) => `export/${body.exportId}`,
+    run: (services, body, log) => runExport(services, body.exportId, log),
+    fail: (services, body, reason) => failExport(services, body.exportId, reason),
+  },
+  "mask-render": {
+    resource: (body) => `export/${body.exportId}/image/${body.imageId}`,
+    run: (services, body, log) => runMaskRender(services, body.exportId, body.imageId, log),
+    fail: (services, body, reason) => failExport(services, body.exportId, `mask of image ${body.imageId}: ${reason}`),
   },
 };

@@ -1,6 +1,5 @@
 import type { JobType } from "../queue/messages.js";
 import { getServices } from "../services.js";
-import { PermanentJobError } from "../errors.js";
 import { jobs } from "./index.js";
 import { runDelivery, type LogSink } from "./runtime.js";
 
@@ -31,7 +30,6 @@ export function workerFunction(name: string, type: JobType): WorkerFunctionDefin
       const meta = context.triggerMetadata ?? {};
       const sink: LogSink = (level, line) => (level === "info" ? context.log(line) : level === "warn" ? context.warn(line) : context.error(line));
       const definition = jobs[type];
-      if (!definition) throw new PermanentJobError(`no worker for ${type} jobs`);
       await runDelivery(
         getServices(),
         definition as never,

@@ -28,10 +28,12 @@ export interface ExportRecord {
   warningCount: number;
   blobName: string | null;
   error: string | null;
+  /** Where a multi-stage job (masks: render, then zip) stands. */
+  stage: string | null;
   etag: string;
 }
 
-export type ExportChange = Partial<Omit<ExportRecord, "exportId" | "campaignId" | "format" | "options" | "createdBy" | "dateCreated" | "etag">>;
+export type ExportChange = Partial<Omit<ExportRecord, "exportId" | "campaignId" | "format" | "createdBy" | "dateCreated" | "etag">>;
 
 const partitionOf = (campaignId: number) => `campaign!${pad(campaignId)}`;
 
@@ -65,14 +67,16 @@ function toRecord(row: Row): ExportRecord {
     warningCount: Number(row.warningCount ?? 0),
     blobName: text(row.blobName),
     error: text(row.error),
+    stage: text(row.stage),
     etag: String(row.etag),
   };
 }
 
 function toEntity(change: ExportChange): Record<string, unknown> {
-  const { warnings, ...rest } = change;
+  const { warnings, options, ...rest } = change;
   const entity: Record<string, unknown> = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""]));
   if (warnings) entity.warnings = JSON.stringify(warnings.slice(0, 100));
+  if (options) entity.options = JSON.stringify(options);
   return entity;
 }
 

@@ -108,5 +108,19 @@ describe("the seed 001 notebook, top to bottom, over real HTTP", () => {
       return c.status === "finished" ? c : undefined;
     });
     expect(finished.date_finished).toMatch(/Z$/);
+    expect(finished.finish_notes.join(" ")).toMatch(/no Azure ML workspace configured/);
+
+    // The finishing outputs: the label set (one row per image) and the two MLTable datasets beside the data.
+    const store = stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer);
+    const csv = (await store.getBlobClient("label_sets/campaign-26-10-2020_labels.csv").downloadToBuffer()).toString("utf8");
+    const rows = csv.trimEnd().split("\r\n");
+    expect(rows[0]).toBe("image_id,blobstorage_path,width,height,label_status,test_data,labeled_at,last_activity_at,object_count,objects");
+    expect(rows).toHaveLength(5);
+    expect(rows[1]).toMatch(/^1,uploads\/imageset-26-10-2020\/[a-z_]+\.png,\d+,\d+,user_complete,false,/);
+    const labelsTable = (await store.getBlobClient("datasets/campaign-26-10-2020_labels/MLTable").downloadToBuffer()).toString();
+    expect(labelsTable).toContain("read_delimited");
+    expect(labelsTable).toContain("../../label_sets/campaign-26-10-2020_labels.csv");
+    const imagesTable = (await store.getBlobClient("datasets/campaign-26-10-2020_images/MLTable").downloadToBuffer()).toString();
+    expect(imagesTable.match(/- file:/g)).toHaveLength(4);
   });
 });

@@ -75,6 +75,6 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 export async function uploadToDropbox(dropboxUrl: string, name: string, bytes: Buffer | string): Promise<void> {
   const url = new URL(dropboxUrl);
   url.pathname = `${url.pathname}/${name.split("/").map(encodeURIComponent).join("/")}`;
-  const response = await fetch(url, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: bytes });
+  const response = await fetch(url, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: bytes as BodyInit });
   if (response.status !== 201) throw new Error(`upload of ${name} answered ${response.status}: ${await response.text()}`);
 }

@@ -1,0 +1,135 @@
+import { z } from "zod";
+import { EXPORT_FORMATS } from "../export/formats/types.js";
+import type { LabelStatus } from "./labels.js";
+
+/** Masks are an export too: rendered per image by workers, offered as one zip. */
+export const JOB_FORMATS = [...EXPORT_FORMATS, "masks"] as const;
+export type JobFormat = (typeof JOB_FORMATS)[number];
+
+export const GT_MODE_NAMES = ["filled_polygon", "polygon_edge", "center_dot", "filled_polygon_instances", "filled_semantic"] as const;
+
+/** `YYYY-MM-DD` or `YYYY-MM-DD hh:mm:ss` (UTC), as S3Label and Labelbox clients send them. */
+const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?$/;
+
+function parseDate(value: string, ctx: z.RefinementCtx): { at: string; dateOnly: boolean } {
+  const m = DATE.exec(value.trim());
+  const date = m ? new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0))) : undefined;
+  if (!m || !date || Number.isNaN(date.getTime()) || date.getUTCDate() !== +m[3]!) {
+    ctx.addIssue({ code: "custom", message: "dates are YYYY-MM-DD or YYYY-MM-DD hh:mm:ss (UTC)" });
+    return { at: "", dateOnly: true };
+  }
+  return { at: date.toISOString(), dateOnly: m[4] === undefined };
+}
+
+const dateField = z.string().transform(parseDate);
+/** S3Label sends booleans as strings; accept both. */
+const booleanField = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+
+export const labelStatusFilterSchema = z.enum(["admin_complete", "user_complete", "all"]);
+export type LabelStatusFilter = z.infer<typeof labelStatusFilterSchema>;
+
+const filterFields = {
+  label_status: labelStatusFilterSchema.default("admin_complete"),
+  test_data: booleanField.optional(),
+  start: dateField.optional(),
+  end: dateField.optional(),
+  last_activity_start: dateField.optional(),
+  last_activity_end: dateField.optional(),
+};
+
+export const maskOptionsFields = {
+  output_folder: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[A-Za-z0-9._\-/ ]+$/, "output_folder is a blob prefix: letters, digits, '.', '_', '-', '/' and spaces")
+    .refine((p) => !p.split("/").some((s) => s === ".." || s === "."), "output_folder may not hold '.' or '..' segments")
+    .refine((p) => p.replace(/^\/+/, "").split("/")[0] !== "downloads", "output_folder may not start with downloads/ (reserved for export files)"),
+  suffix: z.string().max(64).regex(/^[A-Za-z0-9._-]*$/, "suffix may only hold letters, digits, '.', '_' and '-'").default("_gt"),
+  gt_mode: z.enum(GT_MODE_NAMES),
+};
+
+export const exportRequestSchema = z
+  .object({
+    format: z.enum(JOB_FORMATS),
+    ...filterFields,
+    output_folder: maskOptionsFields.output_folder.optional(),
+    suffix: maskOptionsFields.suffix.optional(),
+    gt_mode: maskOptionsFields.gt_mode.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.format === "masks" && (!body.output_folder || !body.gt_mode)) {
+      ctx.addIssue({ code: "custom", message: "a masks export needs output_folder and gt_mode", path: ["output_folder"] });
+    }
+    if (body.format !== "masks" && (body.output_folder || body.gt_mode)) {
+      ctx.addIssue({ code: "custom", message: "output_folder, suffix and gt_mode belong to format masks", path: ["format"] });
+    }
+  });
+
+/** `PUT /campaigns/{id}/label_images` as in seed 000, but with a blob prefix instead of a server disk path. */
+export const labelImagesRequestSchema = z
+  .object({
+    ...maskOptionsFields,
+    test_data: booleanField.optional(),
+    label_status: z.enum(["admin_complete", "user_complete"]).default("admin_complete"),
+  })
+  .strict();
+
+export const latestLabelsRequestSchema = z
+  .object({
+    label_status: labelStatusFilterSchema.default("admin_complete"),
+    test_images: booleanField.optional(),
+    page: z.number().int().min(1).default(1),
+    per_page: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+type DateBound = { at: string; dateOnly: boolean };
+
+/** Stored export filters: plain ISO bounds, end exclusive (a date-only end covers that whole day, a time end that second). */
+export interface ExportFilter {
+  labelStatus: LabelStatus[] | null;
+  testData?: boolean;
+  labeledFrom?: string;
+  labeledBefore?: string;
+  activityFrom?: string;
+  activityBefore?: string;
+}
+
+const exclusiveEnd = (bound: DateBound) => new Date(new Date(bound.at).getTime() + (bound.dateOnly ? 86_400_000 : 1000)).toISOString();
+
+export function labelStatusesFor(filter: LabelStatusFilter): LabelStatus[] | null {
+  if (filter === "all") return null;
+  return filter === "admin_complete" ? ["admin_complete"] : ["user_complete", "admin_complete"];
+}
+
+export function toExportFilter(body: {
+  label_status: LabelStatusFilter;
+  test_data?: boolean;
+  start?: DateBound;
+  end?: DateBound;
+  last_activity_start?: DateBound;
+  last_activity_end?: DateBound;
+}): ExportFilter {
+  return {
+    labelStatus: labelStatusesFor(body.label_status),
+    ...(body.test_data !== undefined ? { testData: body.test_data } : {}),
+    ...(body.start ? { labeledFrom: body.start.at } : {}),
+    ...(body.end ? { labeledBefore: exclusiveEnd(body.end) } : {}),
+    ...(body.last_activity_start ? { activityFrom: body.last_activity_start.at } : {}),
+    ...(body.last_activity_end ? { activityBefore: exclusiveEnd(body.last_activity_end) } : {}),
+  };
+}
+
+/** The OData filter on a campaign's image rows for an export filter. */
+export function exportFilterExpression(filter: ExportFilter): string | undefined {
+  const parts: string[] = [];
+  if (filter.labelStatus) parts.push(`(${filter.labelStatus.map((s) => `labelStatus eq '${s}'`).join(" or ")})`);
+  if (filter.testData !== undefined) parts.push(`testData eq ${filter.testData}`);
+  if (filter.labeledFrom) parts.push(`firstLabeledAt ge '${filter.labeledFrom}'`);
+  if (filter.labeledBefore) parts.push(`firstLabeledAt lt '${filter.labeledBefore}'`);
+  if (filter.activityFrom) parts.push(`lastActivityAt ge '${filter.activityFrom}'`);
+  if (filter.activityBefore) parts.push(`lastActivityAt lt '${filter.activityBefore}'`);
+  return parts.length ? parts.join(" and ") : undefined;
+}

@@ -1,0 +1,93 @@
+import type { StoredExportOptions } from "../app/exports.js";
+import { contractTimestamp } from "../domain/time.js";
+import { createExportStream, exportContentType, exportFileExtension } from "../export/formats/index.js";
+import type { ExportFormat, ExportSource } from "../export/formats/types.js";
+import { campaignExportSource, countMatching } from "../export/source.js";
+import { PermanentJobError } from "../errors.js";
+import type { ExportRecord } from "../repos/exports.js";
+import type { Services } from "../services.js";
+import { runMaskExportStage } from "./maskExport.js";
+import type { JobLog } from "./runtime.js";
+
+/** Upload buffer size and parallel blocks: bounds memory whatever the export's size. */
+const UPLOAD_BLOCK = 4 * 1024 * 1024;
+const UPLOAD_BUFFERS = 4;
+const PROGRESS_EVERY = 2000;
+
+export const exportOptions = (record: ExportRecord) => record.options as unknown as StoredExportOptions;
+
+/** Downloads live under this prefix of the export container; mask output folders may not use it. */
+export const DOWNLOADS_PREFIX = "downloads";
+
+/** `downloads/<campaignId>/<exportId>/<title>_<format><ext>` in the export container. */
+export function exportBlobName(record: ExportRecord, title: string, extension: string): string {
+  return `${DOWNLOADS_PREFIX}/${record.campaignId}/${record.exportId}/${title}_${record.format}${extension}`;
+}
+
+/**
+ * Runs an export job: streams the campaign's matching images through the format writer into one block
+ * blob (committed only when complete, so a crash leaves no partial file), then marks it succeeded with
+ * its check values. A repeated delivery of a finished job does nothing; a resumed one writes the file anew.
+ */
+export async function runExport(services: Services, exportId: string, log: JobLog): Promise<void> {
+  const record = await services.exports.get(exportId);
+  if (!record) throw new PermanentJobError(`export ${exportId} does not exist`);
+  if (record.status === "succeeded" || record.status === "failed") {
+    log.info(`export is ${record.status}; nothing to do`);
+    return;
+  }
+  if (record.format === "masks") return runMaskExportStage(services, record, log);
+  const campaign = await services.campaigns.get(record.campaignId);
+  if (!campaign) throw new PermanentJobError(`campaign ${record.campaignId} no longer exists`);
+  const { filter } = exportOptions(record);
+  const total = await countMatching(services, record.campaignId, filter);
+  await services.exports.update(exportId, (current) => ({
+    status: "running",
+    dateStarted: current.dateStarted ?? contractTimestamp(),
+    progressTotal: total,
+    progressDone: 0,
+  }));
+
+  const format = record.format as ExportFormat;
+  const passes = format === "coco" || format === "yolo" ? 2 : 1;
+  let seen = 0;
+  let reporting = Promise.resolve();
+  const base = campaignExportSource(services, record.campaignId, filter);
+  const source: ExportSource = async function* () {
+    for await (const image of base()) {
+      yield image;
+      if (++seen % PROGRESS_EVERY === 0) {
+        const done = Math.min(total, Math.floor(seen / passes));
+        reporting = reporting.then(() => services.exports.update(exportId, () => ({ progressDone: done })).then(() => undefined));
+      }
+    }
+  };
+
+  const blobName = exportBlobName(record, campaign.title, exportFileExtension(format));
+  // The creation time fixes every timestamp inside the file, so a re-run writes the same bytes.
+  const { stream, stats } = createExportStream(format, source, { now: new Date(record.dateCreated) });
+  await services.clients.blobService
+    .getContainerClient(services.config.exportContainer)
+    .getBlockBlobClient(blobName)
+    .uploadStream(stream, UPLOAD_BLOCK, UPLOAD_BUFFERS, { blobHTTPHeaders: { blobContentType: exportContentType(format) } });
+  const result = await stats;
+  await reporting;
+  await services.exports.update(exportId, () => ({
+    status: "succeeded",
+    progressDone: total,
+    imageCount: result.images,
+    objectCount: result.objects,
+    warnings: result.warnings,
+    warningCount: result.warningCount,
+    blobName,
+    dateFinished: contractTimestamp(),
+    error: null,
+  }));
+  log.info(`export written: ${blobName}, ${result.images} images, ${result.objects} objects, ${result.warningCount} warnings`);
+}
+
+export async function failExport(services: Services, exportId: string, reason: string): Promise<void> {
+  await services.exports.update(exportId, (current) =>
+    current.status === "succeeded" ? null : { status: "failed", error: reason.slice(0, 2000), dateFinished: contractTimestamp() },
+  );
+}
