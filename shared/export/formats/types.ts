@@ -1,0 +1,43 @@
+import type { ExportImage } from "../../domain/labels.js";
+
+export const EXPORT_FORMATS = ["csv", "json", "coco", "yolo", "voc"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportStats {
+  /** Images written (for COCO: image records; for YOLO/VOC: label files). */
+  images: number;
+  /** Objects written (rows in the objects column, annotations, YOLO lines, VOC objects). */
+  objects: number;
+  /** The first `maxWarnings` warnings, each naming the image id (and object index) that was skipped. */
+  warnings: string[];
+  /** All warnings, including those not kept in `warnings`. */
+  warningCount: number;
+}
+
+/**
+ * The campaign's images in a stable order. Each call must start a fresh iteration over the same snapshot:
+ * COCO and YOLO read it twice (first the label set, then the annotations).
+ */
+export type ExportSource = () => AsyncIterable<ExportImage>;
+
+export interface CocoInfoOptions {
+  description?: string;
+  version?: string;
+  contributor?: string;
+  url?: string;
+  /** `supercategory` of every category (default "object"): stored labels carry no hierarchy. */
+  supercategory?: string;
+}
+
+export interface ExportOptions {
+  /** How many warning texts to keep (default 1000); the rest are only counted. */
+  maxWarnings?: number;
+  /** Export time: COCO `info.date_created`/`year` and zip entry mtimes (default: now). */
+  now?: Date;
+  coco?: CocoInfoOptions;
+}
+
+export interface WriteExportOptions extends ExportOptions {
+  /** End `out` when the export is complete (default true). */
+  end?: boolean;
+}
