@@ -38,10 +38,9 @@ export const settingsSchema = z.object({
   /** Service Bus fully qualified namespace for identity-based access, e.g. `mybus.servicebus.windows.net`. */
   ServiceBusConnection__fullyQualifiedNamespace: optionalString,
   /** Prefix for every table, queue and container the app owns; lets several stacks share one account. */
-  RESOURCE_PREFIX: z
-    .string()
-    .regex(/^[a-z][a-z0-9]{0,11}$/, "RESOURCE_PREFIX must be 1-12 lowercase letters/digits starting with a letter")
-    .optional(),
+  RESOURCE_PREFIX: optionalString.pipe(
+    z.string().regex(/^[a-z][a-z0-9]{0,11}$/, "RESOURCE_PREFIX must be 1-12 lowercase letters/digits starting with a letter").optional(),
+  ),
   /** Container that holds the images (and label sets). */
   IMAGE_CONTAINER: z.string().default("images"),
   /** Folder inside IMAGE_CONTAINER under which each image set gets `<folder>/<title>/`. */

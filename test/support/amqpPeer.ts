@@ -73,7 +73,6 @@ export class AmqpPeer {
   state: AmqpPeerState = {};
 
   private readonly sockets = new Set<Socket>();
-  private readonly connections = new Set<Connection>();
   private listening = true;
   private waiters: Array<() => void> = [];
 
@@ -134,7 +133,6 @@ export class AmqpPeer {
   dropConnections(): void {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
-    this.connections.clear();
   }
 
   /** The broker disappears: stops listening and cuts every connection, so reconnects are refused. */
@@ -152,12 +150,6 @@ export class AmqpPeer {
       socket.once("close", () => this.sockets.delete(socket));
     });
     const c = this.container;
-    c.on("connection_open", (ctx: EventContext) => {
-      if (ctx.connection) this.connections.add(ctx.connection);
-    });
-    c.on("disconnected", (ctx: EventContext) => {
-      if (ctx.connection) this.connections.delete(ctx.connection);
-    });
     // Errors the client causes (it closing mid-handshake, say) must not crash the test process.
     c.on("error", () => undefined);
     c.on("connection_error", () => undefined);
