@@ -5,6 +5,7 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
   type BlobServiceClient,
+  type BlobSASSignatureValues,
   type UserDelegationKey,
 } from "@azure/storage-blob";
 import type { AppConfig } from "../config.js";
@@ -31,77 +32,49 @@ function parseConnectionString(connectionString: string): Record<string, string>
   );
 }
 
-export function createSasSigner(config: AppConfig, blobService: BlobServiceClient): SasSigner {
-  const protocol = blobService.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
-  const blobUrlOf = (container: string, blobName: string) => blobService.getContainerClient(container).getBlobClient(blobName).url;
+type Signer = (values: BlobSASSignatureValues) => Promise<string>;
 
+/** Both signing modes build the same signature values; only the key that signs them differs. */
+function signerWith(blobService: BlobServiceClient, sign: Signer): SasSigner {
+  const protocol = blobService.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
+  return {
+    async containerUrl(container, permissions, expiresOn) {
+      const query = await sign({ containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol });
+      return `${blobService.getContainerClient(container).url}?${query}`;
+    },
+    async blobUrl(container, blobName, permissions, expiresOn, options = {}) {
+      const query = await sign({
+        containerName: container,
+        blobName,
+        permissions: BlobSASPermissions.parse(permissions),
+        startsOn: startsOn(),
+        expiresOn,
+        protocol,
+        contentDisposition: options.contentDisposition,
+      });
+      return `${blobService.getContainerClient(container).getBlobClient(blobName).url}?${query}`;
+    },
+  };
+}
+
+export function createSasSigner(config: AppConfig, blobService: BlobServiceClient): SasSigner {
   if (config.sasSigning === "accountKey") {
     const parts = parseConnectionString(config.settings.STORAGE_CONNECTION_STRING ?? "");
     if (!parts.AccountName || !parts.AccountKey) throw new Error("SAS_SIGNING=accountKey needs a connection string with AccountName and AccountKey");
     const credential = new StorageSharedKeyCredential(parts.AccountName, parts.AccountKey);
-    return {
-      async containerUrl(container, permissions, expiresOn) {
-        const query = generateBlobSASQueryParameters(
-          { containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol },
-          credential,
-        );
-        return `${blobService.getContainerClient(container).url}?${query.toString()}`;
-      },
-      async blobUrl(container, blobName, permissions, expiresOn, options = {}) {
-        const query = generateBlobSASQueryParameters(
-          {
-            containerName: container,
-            blobName,
-            permissions: BlobSASPermissions.parse(permissions),
-            startsOn: startsOn(),
-            expiresOn,
-            protocol,
-            contentDisposition: options.contentDisposition,
-          },
-          credential,
-        );
-        return `${blobUrlOf(container, blobName)}?${query.toString()}`;
-      },
-    };
+    return signerWith(blobService, async (values) => generateBlobSASQueryParameters(values, credential).toString());
   }
 
   const accountName = config.settings.STORAGE_ACCOUNT_NAME ?? blobService.accountName;
   let cached: { key: UserDelegationKey; validUntil: number } | undefined;
   const delegationKey = async (expiresOn: Date): Promise<UserDelegationKey> => {
     if (cached && cached.validUntil >= expiresOn.getTime()) return cached.key;
-    // A delegation key lives at most 7 days; take the longest so one key serves many links.
+    // A delegation key lives at most 7 days; take a long one so one key serves many links.
     const keyExpiry = new Date(Math.max(expiresOn.getTime(), Date.now() + 24 * 3600_000));
     const capped = new Date(Math.min(keyExpiry.getTime(), Date.now() + 7 * 24 * 3600_000 - 60_000));
     const key = await blobService.getUserDelegationKey(startsOn(), capped);
     cached = { key, validUntil: capped.getTime() };
     return key;
   };
-  return {
-    async containerUrl(container, permissions, expiresOn) {
-      const key = await delegationKey(expiresOn);
-      const query = generateBlobSASQueryParameters(
-        { containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol },
-        key,
-        accountName,
-      );
-      return `${blobService.getContainerClient(container).url}?${query.toString()}`;
-    },
-    async blobUrl(container, blobName, permissions, expiresOn, options = {}) {
-      const key = await delegationKey(expiresOn);
-      const query = generateBlobSASQueryParameters(
-        {
-          containerName: container,
-          blobName,
-          permissions: BlobSASPermissions.parse(permissions),
-          startsOn: startsOn(),
-          expiresOn,
-          protocol,
-          contentDisposition: options.contentDisposition,
-        },
-        key,
-        accountName,
-      );
-      return `${blobUrlOf(container, blobName)}?${query.toString()}`;
-    },
-  };
+  return signerWith(blobService, async (values) => generateBlobSASQueryParameters(values, await delegationKey(values.expiresOn!), accountName).toString());
 }
