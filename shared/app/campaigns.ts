@@ -149,9 +149,13 @@ export async function submitObjects(services: Services, principal: Principal, ca
   await queueProgress(services, campaignId, prepared.map((p) => p.imageId));
 }
 
+/** Images per progress message: one worker transaction moves `done` for all of them at once. */
+const PROGRESS_BATCH = 99;
+
 async function queueProgress(services: Services, campaignId: number, imageIds: number[]): Promise<void> {
   try {
-    await mapLimit(imageIds, 16, (imageId) => services.queue.send("campaign-progress", { campaignId, imageId }));
+    const batches = Array.from({ length: Math.ceil(imageIds.length / PROGRESS_BATCH) }, (_, i) => imageIds.slice(i * PROGRESS_BATCH, (i + 1) * PROGRESS_BATCH));
+    await mapLimit(batches, 16, (batch) => services.queue.send("campaign-progress", { campaignId, imageIds: batch }));
   } catch (error) {
     // The labels are stored; the client retries the same (idempotent) request to get the count updated.
     throw unavailable(`labels stored, but the progress update could not be queued (${errorMessage(error)}); send the request again`);

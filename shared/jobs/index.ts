@@ -14,8 +14,8 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     fail: (services, body, reason) => failImageSetCopy(services, body.imagesetId, reason),
   },
   "campaign-progress": {
-    resource: (body) => `campaign/${body.campaignId}/image/${body.imageId}`,
-    run: (services, body, log) => runCampaignProgress(services, body.campaignId, body.imageId, log),
+    resource: (body) => `campaign/${body.campaignId}/images/${body.imageIds[0]}..${body.imageIds[body.imageIds.length - 1]}`,
+    run: (services, body, log) => runCampaignProgress(services, body.campaignId, body.imageIds, log),
     // Nothing to mark: the dead-lettered message is the record, and replaying it converges (state-based).
     fail: async () => {},
   },

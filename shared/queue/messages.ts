@@ -5,8 +5,10 @@ import type { QueueName } from "../config.js";
 export const jobSchemas = {
   /** Copy a finished image set's dropbox into the image store and record its images. */
   "imageset-copy": z.object({ imagesetId: z.number().int().positive() }).strict(),
-  /** Reconcile one campaign image's contribution to the campaign's `done` count. */
-  "campaign-progress": z.object({ campaignId: z.number().int().positive(), imageId: z.number().int().positive() }).strict(),
+  /** Reconcile some campaign images' contribution to the campaign's `done` count (one message per submitted batch). */
+  "campaign-progress": z
+    .object({ campaignId: z.number().int().positive(), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
+    .strict(),
   /** Write a finished campaign's label set and ML datasets. */
   "campaign-finish": z.object({ campaignId: z.number().int().positive() }).strict(),
   /** Run one export job (all formats; masks fan out per image). */

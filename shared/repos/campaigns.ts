@@ -376,34 +376,49 @@ export class CampaignStore {
   }
 
   /**
-   * Brings one image's contribution to `done` in line with its label status: counted when the partner's
+   * Brings images' contribution to `done` in line with their label status: counted when the partner's
    * labels stand (user_complete or admin_complete). State-based, so duplicate and re-ordered messages
-   * converge; the image row and the count row change in one transaction, so the count is exact.
-   * Returns the new progress and whether this call raised `done`.
+   * converge; the image rows and the count row change in one transaction (up to 99 images), so the
+   * count is exact and one batch costs one transaction. `reachedTotal` says this call raised `done` to `total`.
    */
-  async reconcileProgress(campaignId: number, imageId: number): Promise<{ progress: Progress; raised: boolean }> {
+  async reconcileProgress(campaignId: number, imageIds: number[]): Promise<{ progress: Progress; reachedTotal: boolean }> {
     const pk = partitionOf(campaignId);
     const list = this.imageList(campaignId);
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const [row, countRow] = await Promise.all([list.getByKey(pad(imageId)), list.getCountRow()]);
-      const progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
-      if (!row || !countRow) return { progress, raised: false };
-      const image = toCampaignImage(row);
-      const shouldCount = image.labelStatus === "user_complete" || image.labelStatus === "admin_complete";
-      if (image.counted === shouldCount) return { progress, raised: false };
-      const done = progress.done + (shouldCount ? 1 : -1);
-      try {
-        await this.data.submitTransaction([
-          ["update", { partitionKey: pk, rowKey: String(row.rowKey), counted: shouldCount }, "Merge", { etag: row.etag }],
-          ["update", { partitionKey: pk, rowKey: String(countRow.rowKey), done }, "Merge", { etag: countRow.etag }],
+    let progress: Progress = { done: 0, total: 0 };
+    let reachedTotal = false;
+    for (let start = 0; start < imageIds.length; start += 99) {
+      const chunk = [...new Set(imageIds.slice(start, start + 99))];
+      for (let attempt = 0; ; attempt++) {
+        if (attempt >= 50) throw new ConcurrencyError(`progress of campaign ${campaignId}`);
+        const [rows, countRow] = await Promise.all([Promise.all(chunk.map((id) => list.getByKey(pad(id)))), list.getCountRow()]);
+        progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
+        const changes = rows.flatMap((row) => {
+          if (!row) return [];
+          const image = toCampaignImage(row);
+          const shouldCount = image.labelStatus === "user_complete" || image.labelStatus === "admin_complete";
+          return image.counted === shouldCount ? [] : [{ row, shouldCount }];
+        });
+        if (!countRow || changes.length === 0) break;
+        const delta = changes.reduce((sum, c) => sum + (c.shouldCount ? 1 : -1), 0);
+        const actions: TransactionAction[] = changes.map(({ row, shouldCount }) => [
+          "update",
+          { partitionKey: pk, rowKey: String(row.rowKey), counted: shouldCount },
+          "Merge",
+          { etag: String(row.etag) },
         ]);
-        return { progress: { done, total: progress.total }, raised: shouldCount };
-      } catch (error) {
-        if (!isTransactionConflict(error)) throw error;
-        await jitter(attempt);
+        actions.push(["update", { partitionKey: pk, rowKey: String(countRow.rowKey), done: progress.done + delta }, "Merge", { etag: String(countRow.etag) }]);
+        try {
+          await this.data.submitTransaction(actions);
+          progress = { done: progress.done + delta, total: progress.total };
+          if (delta > 0 && progress.done === progress.total) reachedTotal = true;
+          break;
+        } catch (error) {
+          if (!isTransactionConflict(error)) throw error;
+          await jitter(attempt);
+        }
       }
     }
-    throw new ConcurrencyError(`progress of campaign ${campaignId}`);
+    return { progress, reachedTotal };
   }
 }
 

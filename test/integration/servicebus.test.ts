@@ -12,7 +12,7 @@ const TRIES = retry.maxRetries + 1;
 
 const samples: { [T in JobType]: JobBody<T> } = {
   "imageset-copy": { imagesetId: 2 },
-  "campaign-progress": { campaignId: 3, imageId: 1 },
+  "campaign-progress": { campaignId: 3, imageIds: [1, 2] },
   "campaign-finish": { campaignId: 3 },
   "export-run": { exportId: "exp-1" },
   "mask-render": { exportId: "exp-1", imageId: 4 },
@@ -153,7 +153,7 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
     const queue = config.queue("campaign-progress");
     const rejectedBefore = peer.rejectedMessages.length;
     peer.state = { rejectMessages: refusals.serverBusy(queue) };
-    const error = await sender.send("campaign-progress", { campaignId: 1, imageId: 1 }, { messageId: "m-rejected" }).catch((e: unknown) => e);
+    const error = await sender.send("campaign-progress", { campaignId: 1, imageIds: [1] }, { messageId: "m-rejected" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueSendError);
     expect((error as QueueSendError).attempts).toBe(TRIES);
     const rejected = peer.rejectedMessages.slice(rejectedBefore);
