@@ -101,7 +101,7 @@ export class StorageQueueWorker {
       }
       if (received.receivedMessageItems.length === 0) {
         await this.sleep(idle);
-        idle = Math.min(idle * 2, 2000);
+        idle = Math.min(idle * 2, 500);
         continue;
       }
       idle = idlePollMs;

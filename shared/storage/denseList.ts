@@ -82,6 +82,8 @@ export class DenseList {
   async append(
     items: ReadonlyArray<{ key: string; item?: Record<string, unknown>; state?: Record<string, unknown> }>,
     countExtra: Record<string, unknown> = {},
+    /** Skip the key look-ups on the first try (the caller just checked): a key that exists makes the transaction fail, and the retry looks. */
+    assumeNew = false,
   ): Promise<Array<{ key: string; pos: number; created: boolean }>> {
     const results = new Map<string, { pos: number; created: boolean }>();
     const unique = [...new Map(items.map((i) => [i.key, i])).values()];
@@ -91,7 +93,7 @@ export class DenseList {
       let pending = unique.slice(start, start + chunkSize);
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt >= 50) throw new ConcurrencyError(`list ${this.partitionKey}/${this.prefix}`);
-        const existing = await Promise.all(pending.map((i) => this.getByKey(i.key)));
+        const existing = assumeNew && attempt === 0 ? [] : await Promise.all(pending.map((i) => this.getByKey(i.key)));
         pending = pending.filter((item, index) => {
           const row = existing[index];
           if (row) results.set(item.key, { pos: Number(row.pos), created: false });
