@@ -145,7 +145,7 @@ export async function submitObjects(services: Services, principal: Principal, ca
   const images = await services.campaigns.getImages(campaignId, [...new Set(batch.map((e) => e.image_id))]);
   const sizes = new Map<number, ImageSize>([...images].map(([id, image]) => [id, { width: image.width, height: image.height }]));
   const prepared = prepareSubmission(batch, sizes, campaign.labelTranslations);
-  await services.campaigns.submit(campaignId, principal.email || principal.apikey, prepared);
+  await services.campaigns.submit(campaignId, principal.email || principal.apikey, prepared, images);
   await queueProgress(services, campaignId, prepared.map((p) => p.imageId));
 }
 

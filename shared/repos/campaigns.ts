@@ -291,37 +291,44 @@ export class CampaignStore {
   /**
    * Stores submissions: each image's current objects are replaced and a history row is added, in one
    * transaction per chunk of images (they share the campaign's partition), under each row's ETag.
+   * `known` is the state the caller validated against; it saves reading the rows again unless a
+   * concurrent write changed them (then they are read anew and the chunk retried). Objects are merged
+   * in: `objects_n` says how many pieces are current, so longer leftovers of an earlier value are ignored.
    */
-  async submit(campaignId: number, submittedBy: string, entries: Array<{ imageId: number; objects: StoredObject[] }>): Promise<void> {
+  async submit(
+    campaignId: number,
+    submittedBy: string,
+    entries: Array<{ imageId: number; objects: StoredObject[] }>,
+    known?: ReadonlyMap<number, CampaignImage>,
+  ): Promise<void> {
     const pk = partitionOf(campaignId);
     const list = this.imageList(campaignId);
     for (let start = 0; start < entries.length; start += 50) {
       const chunk = entries.slice(start, start + 50);
+      let state = known;
       for (let attempt = 0; ; attempt++) {
         if (attempt >= 30) throw new ConcurrencyError(`labels of campaign ${campaignId}`);
+        if (!state || chunk.some((e) => !state!.has(e.imageId))) state = await this.getImages(campaignId, chunk.map((e) => e.imageId));
         const now = new Date().toISOString();
-        const rows = await Promise.all(chunk.map((e) => list.getByKey(pad(e.imageId))));
         const actions: TransactionAction[] = [];
-        chunk.forEach((entry, index) => {
-          const row = rows[index]!;
+        for (const entry of chunk) {
+          const image = state.get(entry.imageId);
+          if (!image) throw new ConcurrencyError(`image ${entry.imageId} of campaign ${campaignId}`);
           const objects = toJsonColumns("objects", entry.objects);
-          const { etag, timestamp, ...kept } = row as Record<string, unknown>;
-          const base = Object.fromEntries(Object.entries(kept).filter(([k]) => !k.startsWith("objects_") && !k.startsWith("odata")));
           actions.push([
             "update",
             {
-              ...base,
               partitionKey: pk,
-              rowKey: String(row.rowKey),
+              rowKey: list.keyKey(pad(entry.imageId)),
               ...objects,
               labelStatus: "user_complete",
               submittedBy,
-              firstLabeledAt: optionalString(row.firstLabeledAt) ?? now,
+              firstLabeledAt: image.firstLabeledAt ?? now,
               lastActivityAt: now,
               reviewComment: "",
             },
-            "Replace",
-            { etag: String(etag) },
+            "Merge",
+            { etag: image.etag },
           ]);
           actions.push([
             "create",
@@ -334,12 +341,13 @@ export class CampaignStore {
               ...objects,
             },
           ]);
-        });
+        }
         try {
           await this.data.submitTransaction(actions);
           break;
         } catch (error) {
           if (!isTransactionConflict(error)) throw error;
+          state = undefined;
           await jitter(attempt);
         }
       }
