@@ -7,6 +7,7 @@ import { DenseList, type Row, isTransactionConflict, jitter } from "../storage/d
 import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
 import { isConflict, pad } from "../storage/tableErrors.js";
 import type { ImageRecord } from "./images.js";
+import { mapLimit } from "../util/concurrency.js";
 
 export interface CampaignRecord {
   campaignId: number;
@@ -199,8 +200,12 @@ export class CampaignStore {
 
   /** Adds images (an image already in the campaign is not added or counted twice); returns how many were new. */
   async addImages(campaignId: number, images: ImageRecord[]): Promise<number> {
+    // Present ones are found with range reads; the rest are appended without a look-up each (a race
+    // still fails the transaction, and the retry looks them up).
+    const present = await this.getImages(campaignId, images.map((i) => i.imageId));
+    const fresh = images.filter((image) => !present.has(image.imageId));
     const appended = await this.imageList(campaignId).append(
-      images.map((image) => ({
+      fresh.map((image) => ({
         key: pad(image.imageId),
         item: { imageId: image.imageId },
         state: {
@@ -214,20 +219,36 @@ export class CampaignStore {
           counted: false,
         },
       })),
+      {},
+      true,
     );
-    // The reverse index (image -> campaigns) serves `GET /images/{id}/objects`; upserts are idempotent.
-    await Promise.all(
-      images.map((image) =>
-        this.records.upsertEntity({ partitionKey: `imagecampaigns!${pad(image.imageId)}`, rowKey: pad(campaignId), campaignId }, "Replace"),
+    await this.indexImages(campaignId, images.map((i) => i.imageId));
+    return appended.filter((a) => a.created).length;
+  }
+
+  /**
+   * The reverse index (image -> campaigns) for `GET /images/{id}/objects`: rows `<image>!<campaign>` in
+   * partitions of 1,000 image ids, so adding many images is a few transactions, not an upsert each.
+   */
+  private async indexImages(campaignId: number, imageIds: number[]): Promise<void> {
+    const byBucket = new Map<number, number[]>();
+    for (const id of new Set(imageIds)) byBucket.set(Math.floor(id / 1000), [...(byBucket.get(Math.floor(id / 1000)) ?? []), id]);
+    const batches = [...byBucket].flatMap(([bucket, ids]) =>
+      Array.from({ length: Math.ceil(ids.length / 100) }, (_, i) => ({ bucket, ids: ids.slice(i * 100, (i + 1) * 100) })),
+    );
+    await mapLimit(batches, 8, ({ bucket, ids }) =>
+      this.records.submitTransaction(
+        ids.map((id): TransactionAction => ["upsert", { partitionKey: `imagecampaigns!${pad(bucket)}`, rowKey: `${pad(id)}!${pad(campaignId)}`, campaignId }, "Replace"]),
       ),
     );
-    return appended.filter((a) => a.created).length;
   }
 
   async campaignsOfImage(imageId: number): Promise<number[]> {
     const ids: number[] = [];
     const iterator = this.records.listEntities<{ campaignId: number }>({
-      queryOptions: { filter: `PartitionKey eq 'imagecampaigns!${pad(imageId)}'` },
+      queryOptions: {
+        filter: `PartitionKey eq 'imagecampaigns!${pad(Math.floor(imageId / 1000))}' and RowKey ge '${pad(imageId)}!' and RowKey lt '${pad(imageId)}"'`,
+      },
     });
     for await (const row of iterator) ids.push(Number(row.campaignId));
     return ids;
@@ -417,21 +438,19 @@ export class CampaignStore {
       const chunk = [...new Set(imageIds.slice(start, start + 99))];
       for (let attempt = 0; ; attempt++) {
         if (attempt >= 50) throw new ConcurrencyError(`progress of campaign ${campaignId}`);
-        const [rows, countRow] = await Promise.all([Promise.all(chunk.map((id) => list.getByKey(pad(id)))), list.getCountRow()]);
+        const [images, countRow] = await Promise.all([this.getImages(campaignId, chunk), list.getCountRow()]);
         progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
-        const changes = rows.flatMap((row) => {
-          if (!row) return [];
-          const image = toCampaignImage(row);
+        const changes = [...images.values()].flatMap((image) => {
           const shouldCount = image.labelStatus === "user_complete" || image.labelStatus === "admin_complete";
-          return image.counted === shouldCount ? [] : [{ row, shouldCount }];
+          return image.counted === shouldCount ? [] : [{ image, shouldCount }];
         });
         if (!countRow || changes.length === 0) break;
         const delta = changes.reduce((sum, c) => sum + (c.shouldCount ? 1 : -1), 0);
-        const actions: TransactionAction[] = changes.map(({ row, shouldCount }) => [
+        const actions: TransactionAction[] = changes.map(({ image, shouldCount }) => [
           "update",
-          { partitionKey: pk, rowKey: String(row.rowKey), counted: shouldCount },
+          { partitionKey: pk, rowKey: list.keyKey(pad(image.imageId)), counted: shouldCount },
           "Merge",
-          { etag: String(row.etag) },
+          { etag: image.etag },
         ]);
         actions.push(["update", { partitionKey: pk, rowKey: String(countRow.rowKey), done: progress.done + delta }, "Merge", { etag: String(countRow.etag) }]);
         try {
