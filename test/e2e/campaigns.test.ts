@@ -11,7 +11,8 @@ let sender: DuplicatingSender;
 beforeAll(async () => {
   const config = testConfig({ MAX_BODY_BYTES: String(1024 * 1024) });
   sender = new DuplicatingSender(new StorageQueueJobSender(config, createStorageClients(config).queueService));
-  stack = await startTestStack({ config, queue: sender });
+  // Eight progress workers at once (the local default is one): the ETag races are the point here.
+  stack = await startTestStack({ config, queue: sender, workerConcurrency: 8 });
 });
 afterAll(async () => stack?.stop());
 
