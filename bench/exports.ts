@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ExportImage, LabelStatus } from "../shared/domain/labels.js";
 import { CSV_COLUMNS, csvField, writeExport, type ExportFormat, type ExportSource } from "../shared/export/formats/index.js";
 import { normaliseObject, objectArea, objectBox, boxToPolygon } from "../shared/export/objects.js";
+import { seededRandom } from "./rng.js";
 
 const IMAGES = Number(process.env.EXPORT_BENCH_IMAGES ?? 20_000);
 const OBJECTS_PER_IMAGE = Number(process.env.EXPORT_BENCH_OBJECTS_PER_IMAGE ?? 10);
@@ -38,24 +39,13 @@ interface VariantResult {
 
 // ---- campaign generator -------------------------------------------------------------------------------------
 
-/** mulberry32: tiny, fast, seedable; the campaign is identical on every pass and every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LABELS = Array.from({ length: 24 }, (_, i) => `class-${String.fromCharCode(97 + i)}`);
 const STATUSES: LabelStatus[] = ["unlabeled", "user_complete", "admin_complete", "rejected"];
 
 export function benchSource(images = IMAGES, objectsPerImage = OBJECTS_PER_IMAGE): ExportSource {
   return async function* () {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     let objectNumber = 0;
     for (let id = 1; id <= images; id++) {
       const width = 1920;

@@ -26,25 +26,15 @@ import {
   timed,
   type BenchContext,
 } from "./common.js";
+import { seededRandom } from "./rng.js";
 
-/** mulberry32: seeded so every run uploads the same bytes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Raw RGB "photo": a two-colour diagonal gradient, some sine texture and noise. `block` > 1 repeats each
  * noise value over a block and `quantum` rounds the levels, so PNGs compress to a realistic size.
  */
 function syntheticPixels(width: number, height: number, seed: number, noise: number, block: number, quantum: number): Buffer {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const from = [next() * 255, next() * 255, next() * 255];
   const to = [next() * 255, next() * 255, next() * 255];
   const blocksX = Math.ceil(width / block);
