@@ -4,4 +4,5 @@ import { workerFunction } from "../shared/jobs/worker.js";
 /** Keeps a campaign's done count and completes it. */
 export const definition = workerFunction("campaignProgressWorker", "campaign-progress");
 
-app.serviceBusQueue(definition.name, { connection: "ServiceBusConnection", queueName: definition.type, handler: definition.handler });
+// Sessions (one per campaign) serialise a campaign's progress messages; other campaigns run in parallel.
+app.serviceBusQueue(definition.name, { connection: "ServiceBusConnection", queueName: definition.type, isSessionsEnabled: true, handler: definition.handler });

@@ -39,7 +39,8 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
       defaultMessageTimeToLive: 'P14D'
       requiresDuplicateDetection: true
       duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
-      requiresSession: false
+      // Progress messages are serialised per campaign (session id = campaign id); see shared/queue/messages.ts.
+      requiresSession: queueName == 'campaign-progress'
       enablePartitioning: false
       maxSizeInMegabytes: 1024
     }

@@ -20,6 +20,14 @@ export const jobSchemas = {
 export type JobType = keyof typeof jobSchemas;
 export type JobBody<T extends JobType> = z.infer<(typeof jobSchemas)[T]>;
 
+/**
+ * Jobs handled one at a time per key (a Service Bus session): every progress message of a campaign moves
+ * the same count row, so parallel ones would only lose ETag races. Other campaigns still run in parallel.
+ */
+export const sessionKeys: { [T in JobType]?: (body: JobBody<T>) => string } = {
+  "campaign-progress": (body) => String(body.campaignId),
+};
+
 export interface SendOptions {
   /**
    * Id for Service Bus duplicate detection and tracing; a random UUID when absent. Pass a stable id only

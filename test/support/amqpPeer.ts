@@ -38,6 +38,8 @@ export interface ReceivedMessage {
   messageId: string | undefined;
   contentType: string | undefined;
   subject: string | undefined;
+  /** The AMQP group id: Service Bus's session id. */
+  sessionId: string | undefined;
   /** JSON bodies are parsed; other data sections come back as a utf8 string. */
   body: unknown;
   applicationProperties: Record<string, unknown> | undefined;
@@ -194,6 +196,7 @@ export class AmqpPeer {
       messageId: message.message_id === undefined ? undefined : String(message.message_id),
       contentType: message.content_type,
       subject: message.subject,
+      sessionId: message.group_id === undefined ? undefined : String(message.group_id),
       body: decodeBody(message),
       applicationProperties: message.application_properties,
     };
