@@ -4,6 +4,8 @@
  * bytes in the same Azurite, both at the job's concurrency (COPY_CONCURRENCY):
  *   - ceiling: server-side `syncCopyFromURL` with a read SAS, nothing else (what the job's copy step costs);
  *   - download + upload: each blob pulled into a Buffer and uploaded again (the naive client-side copy).
+ * A diagnostic row adds a 32 KiB header read to each ceiling copy, as the job does, to split the job's gap
+ * to the ceiling into header reads and everything else (its table writes and chunking).
  *
  * Run: `npx tsx bench/ingest.ts` (BENCH_IMAGES=100 for a quick check; BENCH_LOG=1 echoes the host's log).
  */
@@ -80,6 +82,9 @@ async function putViaSas(containerSasUrl: string, name: string, bytes: Buffer): 
   const response = await fetch(url, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: bytes as Uint8Array<ArrayBuffer> });
   if (response.status !== 201) throw new Error(`upload of ${name} answered ${response.status}: ${await response.text()}`);
 }
+
+/** Prefix the diagnostic variant reads per blob, like the copy job's first header read. */
+const HEADER_PROBE_BYTES = 32 * 1024;
 
 interface Variant {
   name: string;
@@ -162,6 +167,19 @@ export async function runIngestBench(log: (line: string) => void): Promise<void>
     variants.push({ name: "ceiling: syncCopyFromURL only", ms: ceiling.ms });
     await ceilingTarget.delete();
 
+    // (2b) Diagnostic: the same copies, each overlapped with a 32 KiB header read + sharp metadata, as the
+    // job does per blob; what is left between this and the job is its table work and chunking.
+    const headerTarget = await freshContainer(ctx, "benchheader");
+    const withHeader = await timed(() =>
+      mapLimit(names, concurrency, async (name) => {
+        const copy = headerTarget.getBlockBlobClient(name).syncCopyFromURL(`${source.getBlobClient(name).url}${sasQuery}`);
+        await sharp(await source.getBlobClient(name).downloadToBuffer(0, HEADER_PROBE_BYTES), { failOn: "none" }).metadata();
+        await copy;
+      }),
+    );
+    variants.push({ name: "  syncCopyFromURL + header read", ms: withHeader.ms });
+    await headerTarget.delete();
+
     // (3) Download each blob into a Buffer and upload it, same concurrency.
     const dlTarget = await freshContainer(ctx, "benchdownload");
     const downloadUpload = await timed(() =>
@@ -185,6 +203,7 @@ export async function runIngestBench(log: (line: string) => void): Promise<void>
     log(`job / download+upload:   ${fmt(downloadUpload.ms / jobMs, 2)}`);
     if (workerMs !== undefined) {
       log(`worker-only / ceiling:   ${fmt(ceiling.ms / workerMs, 2)}; queue pick-up and polling added ${fmtMs(jobMs - workerMs)}`);
+      log(`worker-only / (copy + header read): ${fmt(withHeader.ms / workerMs, 2)} (the rest is the job's table writes and chunking)`);
     }
     const errors = ctx.errorLines();
     if (errors.length) log(`host logged ${errors.length} error/retry lines, first: ${errors[0]!.slice(0, 300)}`);

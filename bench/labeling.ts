@@ -8,7 +8,8 @@
  * campaign over HTTP in requests of at most 10,000 and the campaign activated.
  *
  * Run: `npx tsx bench/labeling.ts` (BENCH_LABEL_IMAGES, BENCH_LABEL_CLIENTS, BENCH_LABEL_BATCH change the size;
- * BENCH_WORKER_CONCURRENCY the host's per-queue worker concurrency; BENCH_LOG=1 echoes the host's log).
+ * BENCH_WORKER_CONCURRENCY the host's per-queue worker concurrency; BENCH_LABEL_ORDER=strided submits
+ * non-contiguous image ids per batch; BENCH_LOG=1 echoes the host's log).
  */
 import type { ImageFacts } from "../shared/repos/images.js";
 import {
@@ -58,13 +59,14 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
   const imageCount = envInt("BENCH_LABEL_IMAGES", 10_000);
   const batchSize = envInt("BENCH_LABEL_BATCH", 100);
   const clients = envInt("BENCH_LABEL_CLIENTS", 6);
+  const strided = process.env.BENCH_LABEL_ORDER === "strided";
   const workerConcurrency = process.env.BENCH_WORKER_CONCURRENCY ? envInt("BENCH_WORKER_CONCURRENCY", 8) : undefined;
   const ctx = await startBench({ workerConcurrency });
   try {
     const { services } = ctx.host;
     log(
       `labeling bench: ${imageCount} images, batches of ${batchSize} (${OBJECTS_PER_IMAGE} boxes each), ${clients} clients, ` +
-        `worker concurrency ${workerConcurrency ?? "default (8)"}`,
+        `worker concurrency ${workerConcurrency ?? "host default"}, ${strided ? "strided" : "contiguous"} batches`,
     );
 
     // Setup: record the images, make the campaign, add them, activate.
@@ -105,7 +107,12 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
     if (before.progress.total !== imageCount) throw new Error(`campaign total is ${before.progress.total}, expected ${imageCount}`);
 
     // (a) Submissions: `clients` loops take the next batch until none are left.
-    const batches = chunks(imageIds, batchSize).map((ids) => ids.map((id) => ({ image_id: id, objects: objectsFor(id) })));
+    // Contiguous batches (page order, the usual case) or strided ones (batch k holds every n-th image from k).
+    const batchCount = Math.ceil(imageCount / batchSize);
+    const groups = strided
+      ? Array.from({ length: batchCount }, (_, k) => imageIds.filter((_, i) => i % batchCount === k))
+      : chunks(imageIds, batchSize);
+    const batches = groups.map((ids) => ids.map((id) => ({ image_id: id, objects: objectsFor(id) })));
     const latencies: number[] = [];
     let next = 0;
     const submitStart = now();
@@ -129,9 +136,12 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
     // (b) From the last answer to `completed`, polling every 100 ms; a progress line every 10 s.
     let lastReport = now();
     let polls = 0;
+    let slowestPoll = 0;
     let completedAt = 0;
     for (;;) {
+      const pollStart = now();
       const r = await call(ctx, "GET", `/campaigns/${campaignId}`, ctx.admin);
+      slowestPoll = Math.max(slowestPoll, now() - pollStart);
       polls++;
       if (r.status !== 200) throw new Error(`GET /campaigns/${campaignId} answered ${r.status}`);
       if (r.body.status === "completed") {
@@ -173,9 +183,9 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
         ["done at last submission", `${atLast}/${imageCount}`],
         ["last submission -> completed", fmtMs(drainMs)],
         ["first submission -> completed", fmtMs(completedAt - submitStart)],
-        ["progress msgs/s (whole run)", fmt(perSecond(imageCount, completedAt - submitStart))],
-        ["progress msgs/s (after last submission)", fmt(perSecond(imageCount - atLast, drainMs))],
-        ["polls", String(polls)],
+        ["images counted/s (whole run)", fmt(perSecond(imageCount, completedAt - submitStart))],
+        ["images counted/s (after last submission)", fmt(perSecond(imageCount - atLast, drainMs))],
+        ["polls / slowest poll", `${polls} / ${fmtMs(slowestPoll)}`],
       ],
     );
     const errors = ctx.errorLines();
