@@ -5,6 +5,7 @@ import { conflict, notFound, unavailable, unprocessable } from "../errors.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
 import type { ImageRecord } from "../repos/images.js";
 import type { Services } from "../services.js";
+import { mapLimit } from "../util/concurrency.js";
 import { errorMessage } from "../errors.js";
 
 /** The contract's image set object (plus `failure_reason` and `rejected_files`, additive). */
@@ -78,8 +79,9 @@ export async function finishImageSet(services: Services, imagesetId: number): Pr
 
 /** Resolves `[{id}]` / `[{filepath}]` references to stored images; every unknown one is named in one 422. */
 export async function resolveImageRefs(services: Services, refs: ImageRef[]): Promise<ImageRecord[]> {
-  const found = await Promise.all(
-    refs.map((ref) => ("id" in ref ? services.images.get(ref.id) : services.images.findByPath(ref.filepath.replace(/^\/+/, "")))),
+  const byId = await services.images.getMany(refs.flatMap((ref) => ("id" in ref ? [ref.id] : [])));
+  const found = await mapLimit(refs, 32, async (ref) =>
+    "id" in ref ? byId.get(ref.id) : services.images.findByPath(ref.filepath.replace(/^\/+/, "")),
   );
   const missing = refs.filter((_, i) => !found[i]).map((ref) => ("id" in ref ? `id ${ref.id}` : `filepath ${JSON.stringify(ref.filepath)}`));
   if (missing.length) throw unprocessable(`no stored image with ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ` and ${missing.length - 20} more` : ""}`);
