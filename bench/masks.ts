@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { buildClassIndex, GT_MODES, renderMask, type GtMode } from "../shared/masks/render.js";
+import { seededRandom } from "./rng.js";
 
 const WIDTH = 2048;
 const HEIGHT = 1536;
@@ -178,7 +179,7 @@ print(json.dumps(out))
 
 /** Star-shaped random polygons (some cross the border), seeded so every run draws the same masks. */
 function makeMasks(seed: number): BenchPolygon[][] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const round = (v: number) => Math.round(v * 100) / 100;
   return Array.from({ length: MASKS }, () =>
     Array.from({ length: POLYGONS_PER_MASK }, () => {
@@ -195,16 +196,6 @@ function makeMasks(seed: number): BenchPolygon[][] {
   );
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

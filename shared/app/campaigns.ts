@@ -12,7 +12,7 @@ import type { ImageRef } from "../domain/imageSets.js";
 import { LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
 import { prepareSubmission, type ImageSize, type Submission } from "../domain/submissions.js";
 import { contractTimestamp } from "../domain/time.js";
-import { conflict, errorMessage, forbidden, notFound, unavailable, unprocessable } from "../errors.js";
+import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
 import type { Services } from "../services.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -269,6 +269,3 @@ export async function labelerMaySee(services: Services, principal: Principal, im
   return hits.some(Boolean);
 }
 
-export function requireAdminOrOwner(principal: Principal): void {
-  if (principal.role !== "image-admin" && principal.role !== "labeler") throw forbidden();
-}

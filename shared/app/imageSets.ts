@@ -1,12 +1,11 @@
 import type { Principal } from "../auth.js";
 import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef } from "../domain/imageSets.js";
 import { contractTimestamp } from "../domain/time.js";
-import { conflict, notFound, unavailable, unprocessable } from "../errors.js";
+import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
 import type { ImageRecord } from "../repos/images.js";
 import type { Services } from "../services.js";
 import { mapLimit } from "../util/concurrency.js";
-import { errorMessage } from "../errors.js";
 
 /** The contract's image set object (plus `failure_reason` and `rejected_files`, additive). */
 export async function imageSetView(services: Services, set: ImageSetRecord, withRejected = true) {

@@ -1,6 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import { contractTimestamp } from "../domain/time.js";
-import { countMatching } from "../export/source.js";
 import { campaignExportSource } from "../export/source.js";
 import { ZipWriter } from "../export/zip.js";
 import { PermanentJobError } from "../errors.js";
@@ -45,7 +44,9 @@ export async function runMaskExportStage(services: Services, record: ExportRecor
   }
   const classIndex = buildClassIndex(labels);
   const classLabels = [...classIndex.keys()];
-  const total = await countMatching(services, record.campaignId, filter);
+  const ids: number[] = [];
+  for await (const image of campaignExportSource(services, record.campaignId, filter)()) ids.push(image.imageId);
+  const total = ids.length;
   await output.getBlockBlobClient(`${options.outputFolder}/legend.json`).upload(
     JSON.stringify({ gt_mode: options.gtMode, background: 0, classes: classLabels.map((label, i) => ({ value: i + 1, label })) }, null, 2),
     0,
@@ -59,8 +60,6 @@ export async function runMaskExportStage(services: Services, record: ExportRecor
     options: { ...current.options, masks: { ...options, classLabels } },
   }));
   if (total === 0) return zipMasks(services, updated!, output, log);
-  const ids: number[] = [];
-  for await (const image of campaignExportSource(services, record.campaignId, filter)()) ids.push(image.imageId);
   await mapLimit(ids, 32, (imageId) =>
     services.queue.send("mask-render", { exportId: record.exportId, imageId }, { messageId: `mask-render:${record.exportId}:${imageId}` }),
   );
@@ -86,14 +85,11 @@ export async function runMaskRender(services: Services, exportId: string, imageI
   const output = services.clients.blobService.getContainerClient(services.config.exportContainer);
   const names = maskBlobNames(options.outputFolder, image.blobPath, options.suffix);
   const source = await services.sas.blobUrl(services.config.imageContainer, image.blobPath, "r", new Date(Date.now() + 15 * 60_000));
+  const legend = JSON.stringify({ image_id: imageId, ...rendered.legend });
   await Promise.all([
     output.getBlockBlobClient(names.image).syncCopyFromURL(source),
     output.getBlockBlobClient(names.mask).uploadData(rendered.png, { blobHTTPHeaders: { blobContentType: "image/png" } }),
-    output
-      .getBlockBlobClient(names.legend)
-      .upload(JSON.stringify({ image_id: imageId, ...rendered.legend }), Buffer.byteLength(JSON.stringify({ image_id: imageId, ...rendered.legend })), {
-        blobHTTPHeaders: { blobContentType: "application/json" },
-      }),
+    output.getBlockBlobClient(names.legend).upload(legend, Buffer.byteLength(legend), { blobHTTPHeaders: { blobContentType: "application/json" } }),
   ]);
   const after = await services.exports.markUnitDone(exportId, String(imageId), {
     objects: image.objects.length - rendered.warnings.length,

@@ -1,4 +1,6 @@
 import type { GtMode } from "./render.js";
+// One label order for masks and exports: mask class values match COCO category ids and YOLO classes.
+import { compareCodePoints } from "../export/formats/common.js";
 
 /** One pixel value of a mask and what it stands for. */
 export interface LegendValue {
@@ -83,16 +85,3 @@ export function checkClassIndex(classIndex: ReadonlyMap<string, number>): number
   return max;
 }
 
-/** Orders strings by code point (plain `<` compares UTF-16 units, which misorders astral characters). */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const ca = ia.next();
-    const cb = ib.next();
-    if (ca.done) return cb.done ? 0 : -1;
-    if (cb.done) return 1;
-    const d = ca.value.codePointAt(0)! - cb.value.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-}

@@ -86,14 +86,6 @@ export class ImageStore {
     return appended.map((a, i) => ({ ...facts[i]!, imageId: a.pos + 1 }));
   }
 
-  /** Which of these blob paths are already recorded, with their ids. */
-  async recordedIds(blobPaths: string[]): Promise<Map<string, number>> {
-    const rows = await Promise.all(blobPaths.map((p) => this.all.getByKey(pathKey(p))));
-    const found = new Map<string, number>();
-    rows.forEach((row, i) => row && found.set(blobPaths[i]!, Number(row.pos) + 1));
-    return found;
-  }
-
   async get(imageId: number): Promise<ImageRecord | undefined> {
     const row = await this.all.getAt(imageId - 1);
     return row ? toRecord(row, imageId) : undefined;

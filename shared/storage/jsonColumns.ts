@@ -26,11 +26,3 @@ export function fromJsonColumns<T>(entity: Record<string, unknown>, name: string
   }
 }
 
-/** Blank columns left over from a larger earlier value, so a Merge cannot leave stale pieces behind. */
-export function clearJsonColumns(name: string, from: number, to = MAX_PIECES): Record<string, string> {
-  const columns: Record<string, string> = {};
-  for (let i = from; i < to; i++) columns[`${name}_${i}`] = "";
-  return columns;
-}
-
-export const MAX_JSON_CHARS = PIECE * MAX_PIECES;

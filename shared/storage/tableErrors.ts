@@ -19,6 +19,3 @@ export function encodeKey(value: string): string {
   return Buffer.from(value, "utf8").toString("base64url");
 }
 
-export function decodeKey(key: string): string {
-  return Buffer.from(key, "base64url").toString("utf8");
-}

@@ -1,14 +1,10 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { buildClassIndex, GT_MODES, renderMask, type GtMode, type RenderMaskInput } from "../../shared/masks/render.js";
-import { compareCodePoints } from "../../shared/masks/legend.js";
+import { compareCodePoints } from "../../shared/export/formats/common.js";
 import { drawLine, fillPolygon, type Point, type Raster } from "../../shared/masks/rasterize.js";
 
 // Expected masks are drawn as ASCII art: "." = 0, "#" = 255, a digit = that value.
-function art(rows: string[]): number[] {
-  return rows.flatMap((row) => [...row].map((c) => (c === "." ? 0 : c === "#" ? 255 : Number(c))));
-}
-
 function asArt(values: ArrayLike<number>, width: number): string[] {
   const rows: string[] = [];
   for (let start = 0; start < values.length; start += width) {
