@@ -56,6 +56,18 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
 }
 
 /**
+ * Preloaded into Azurite so it never outlives us: however our process ends (a normal exit, a crash,
+ * SIGKILL), the stdin pipe we hold reaches end-of-file and Azurite shuts itself down the way SIGTERM
+ * does, saving its data; if that shutdown hangs, it exits after 10 s. A closed stdout/stderr (our end
+ * gone) must not crash it half-way through. The pipe is unref'd so it never keeps Azurite up by itself.
+ */
+const WATCHDOG = `data:text/javascript,${encodeURIComponent(
+  'process.stdout.on("error",()=>{});process.stderr.on("error",()=>{});' +
+    'process.stdin.once("end",()=>{process.kill(process.pid,"SIGTERM");setTimeout(()=>process.exit(1),10000).unref();});' +
+    "process.stdin.resume();process.stdin.unref();",
+)}`;
+
+/**
  * Starts Azurite's CLI as a child process. `require('azurite')` is the VS Code extension entry, so the
  * CLI script is run directly; `--skipApiVersionCheck` because the SDKs send API versions newer than Azurite knows.
  */
@@ -74,10 +86,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   ];
   if (options.inMemory) args.push("--inMemoryPersistence");
   else args.push("--location", options.location ?? ".azurite");
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: a terminal's Ctrl-C (or any signal to our group) reaches only us, and we stop
+  // Azurite last, after the workers have finished or handed back their messages. Not unref'd: it is
+  // stopped explicitly, and the watchdog above ends it if we exit without doing so.
+  const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true, windowsHide: true });
   const log = options.log;
-  child.stdout?.on("data", (chunk: Buffer) => log?.(chunk.toString().trimEnd()));
-  child.stderr?.on("data", (chunk: Buffer) => log?.(chunk.toString().trimEnd()));
+  // One call per line, so a caller's prefix lands on each (a chunk often holds several).
+  const forward = (chunk: Buffer) => chunk.toString().split(/\r?\n/).filter((line) => line.trim()).forEach((line) => log?.(line));
+  child.stdout?.on("data", forward);
+  child.stderr?.on("data", forward);
   try {
     await Promise.all([blobPort, queuePort, tablePort].map((port) => waitForPort(port, child, 30_000)));
   } catch (error) {

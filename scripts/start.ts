@@ -2,46 +2,91 @@
  * `npm start`: the whole local stack with no configuration. Starts Azurite (data in .azurite/, kept
  * across restarts; `npm start -- --clean` or AZURITE_CLEAN=1 starts from an empty store), creates
  * the tables, containers and queues, makes sure the local admin exists, serves the HTTP functions on
- * http://localhost:7071/api/v1 and runs the queue workers. Ctrl-C stops all of it, Azurite included.
+ * http://localhost:7071/api/v1 and runs the queue workers. Ctrl-C stops all of it, Azurite included:
+ * the workers first (jobs in flight finish or hand their messages back), Azurite last.
+ *
+ * PORT (HTTP, 7071), AZURITE_BLOB_PORT (10000; queue and table on the next two) and AZURITE_LOCATION
+ * (.azurite) let a second stack run beside this one.
  */
 import { rm } from "node:fs/promises";
-import { startAzurite } from "./azurite.js";
-import { startLocalHost } from "./localHost.js";
+import { startAzurite, type AzuriteProcess } from "./azurite.js";
+import { startLocalHost, type LocalHost } from "./localHost.js";
 import { azuriteConnectionString, loadConfig } from "../shared/config.js";
 
 const clean = process.argv.includes("--clean") || process.env.AZURITE_CLEAN === "1";
 const location = process.env.AZURITE_LOCATION ?? ".azurite";
+/** How long jobs in flight may run on after Ctrl-C before their messages are handed back. */
+const STOP_GRACE_MS = 5000;
+/**
+ * A repeat of the signal within this window is the same stop, not a second one: under `tsx` a group
+ * signal can reach this process twice (once directly, once relayed by tsx's parent when we answer it late).
+ */
+const SAME_SIGNAL_MS = 1000;
 const log = (line: string) => console.log(line);
+
+let azurite: AzuriteProcess | undefined;
+let host: LocalHost | undefined;
+
+function azuriteBlobPort(): number {
+  const text = process.env.AZURITE_BLOB_PORT ?? "10000";
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65533) throw new Error(`AZURITE_BLOB_PORT must be a port number up to 65533 (queue and table take the next two), not ${JSON.stringify(text)}`);
+  return port;
+}
 
 async function main(): Promise<void> {
   const external = Boolean(process.env.STORAGE_CONNECTION_STRING || process.env.STORAGE_ACCOUNT_NAME);
-  let azurite: Awaited<ReturnType<typeof startAzurite>> | undefined;
+  let connectionString = process.env.STORAGE_CONNECTION_STRING || undefined;
   if (!external) {
+    const blobPort = azuriteBlobPort();
     if (clean) await rm(location, { recursive: true, force: true });
-    azurite = await startAzurite({ blobPort: 10000, location, log: (line) => log(`[azurite] ${line}`) });
-    log(`Azurite: blob http://127.0.0.1:10000, queue :10001, table :10002 (data in ${location}${clean ? ", started clean" : ""})`);
+    azurite = await startAzurite({ blobPort, location, log: (line) => log(`[azurite] ${line}`) });
+    connectionString = azuriteConnectionString("127.0.0.1", azurite.blobPort, azurite.queuePort, azurite.tablePort);
+    log(`Azurite: blob http://127.0.0.1:${azurite.blobPort}, queue :${azurite.queuePort}, table :${azurite.tablePort} (data in ${location}${clean ? ", started clean" : ""})`);
   }
-  const config = loadConfig({ ...process.env, STORAGE_CONNECTION_STRING: process.env.STORAGE_CONNECTION_STRING || (external ? undefined : azuriteConnectionString()) });
-  const host = await startLocalHost({ config, log });
+  const config = loadConfig({ ...process.env, STORAGE_CONNECTION_STRING: connectionString });
+  host = await startLocalHost({ config, log });
   const { LOCAL_ADMIN_KEY, LOCAL_ADMIN_SECRET, LOCAL_ADMIN_EMAIL } = config.settings;
   await host.services.users.putUser(LOCAL_ADMIN_KEY, LOCAL_ADMIN_SECRET, "image-admin", LOCAL_ADMIN_EMAIL);
   log(`API: http://localhost:${host.port}/api/v1 (OpenAPI: /api/v1/openapi.json)`);
   log(`Admin: Authentication-Key: ${LOCAL_ADMIN_KEY}  Authentication-Secret: ${LOCAL_ADMIN_SECRET}`);
   log(`Workers: ${config.settings.QUEUE_TRANSPORT} queues, up to ${config.settings.MAX_DELIVERY_COUNT} deliveries before the -poison queue`);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    log("stopping...");
-    await host.stop();
-    await azurite?.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
 }
 
-main().catch((error: unknown) => {
+/** The host first (no new work; jobs in flight finish or go back to their queue), then Azurite, whose data they use. */
+async function shutdown(): Promise<void> {
+  await host?.stop({ graceMs: STOP_GRACE_MS });
+  if (azurite) {
+    log("stopping Azurite");
+    await azurite.stop();
+    log("Azurite stopped");
+  }
+}
+
+let firstSignalAt: number | undefined;
+function onSignal(signal: NodeJS.Signals): void {
+  if (firstSignalAt !== undefined) {
+    if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+    // Azurite is told to stop by its exit hook; whatever was in flight is redelivered after its lock ends.
+    log(`${signal} again: exiting now`);
+    process.exit(1);
+  }
+  firstSignalAt = Date.now();
+  log(`${signal}: stopping (send it again to exit at once)`);
+  shutdown().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(`stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}
+
+// From the very start, so a signal during start-up stops what has started instead of killing us mid-way.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+
+main().catch(async (error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
+  await azurite?.stop();
   process.exit(1);
 });
