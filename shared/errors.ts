@@ -36,6 +36,10 @@ export class ConcurrencyError extends Error {
   }
 }
 
+/** An error's message; for one without a message (some storage errors), its name, status and code instead. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  if (error.message.trim()) return error.message;
+  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+  return [error.name, typeof statusCode === "number" ? `status ${statusCode}` : "", typeof code === "string" ? code : ""].filter(Boolean).join(", ");
 }

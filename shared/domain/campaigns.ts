@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonObjectField, translationsField } from "./inputRules.js";
 
 export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
@@ -20,8 +21,9 @@ const TRANSITIONS: Record<CampaignStatus, ReadonlyArray<RequestedStatus>> = {
   finish_failed: ["finished"],
 };
 
-export function canTransition(from: CampaignStatus, to: RequestedStatus): boolean {
-  return TRANSITIONS[from].includes(to);
+/** Whether a client may move a campaign from `from` to `to`; any other known status is a conflict (409). */
+export function canTransition(from: CampaignStatus, to: CampaignStatus): to is RequestedStatus {
+  return (TRANSITIONS[from] as ReadonlyArray<CampaignStatus>).includes(to);
 }
 
 /** The status stored right after an accepted request. */
@@ -31,6 +33,12 @@ export function statusAfterRequest(to: RequestedStatus): CampaignStatus {
 
 export const acceptsSubmissions = (status: CampaignStatus) => status === "active";
 export const acceptsImages = (status: CampaignStatus) => status === "created";
+
+/**
+ * Whether the campaign's labeling partner may still list and fetch its images. Access ends once
+ * finishing is requested: the labels are final and the label set is being (or has been) written.
+ */
+export const partnerMayAccess = (status: CampaignStatus) => status !== "finishing" && status !== "finished" && status !== "finish_failed";
 
 /** Campaign titles name files and Azure ML data assets, so they keep to those characters. */
 export function campaignTitleProblem(title: string): string | null {
@@ -43,9 +51,10 @@ export const createCampaignSchema = z
   .object({
     title: z.string(),
     labeler_email: z.string().trim().email("labeler_email must be an e-mail address").max(256),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-    label_translations: z.record(z.string().min(1), z.string().min(1)).nullable().optional(),
+    metadata: jsonObjectField("metadata"),
+    label_translations: translationsField(),
   })
   .strict();
 
-export const updateCampaignSchema = z.object({ new_status: z.enum(REQUESTABLE_STATUSES) }).strict();
+/** Any known status parses (an illegal transition to it is a 409); a value that is not a status is a 422. */
+export const updateCampaignSchema = z.object({ new_status: z.enum(CAMPAIGN_STATUSES) }).strict();

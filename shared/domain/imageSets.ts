@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonObjectField, relativePathField } from "./inputRules.js";
 
 export const IMAGESET_STATUSES = ["created", "processing", "finished", "failed"] as const;
 export type ImageSetStatus = (typeof IMAGESET_STATUSES)[number];
@@ -18,8 +19,17 @@ export function titleProblem(title: string): string | null {
 
 export const dropboxContainer = (title: string) => `${DROPBOX_PREFIX}${title}`;
 
-/** Where a set's images live inside the image container. */
-export const imageBlobPath = (folder: string, title: string, name: string) => (folder ? `${folder}/${title}/${name}` : `${title}/${name}`);
+/** The folder of a set's images inside the image container: `<IMAGE_FOLDER>/<title>`. */
+export const imageFolderOf = (folder: string, title: string) => (folder ? `${folder}/${title}` : title);
+
+/** Where a set's image named `name` (a validated relative path) lives inside the image container. */
+export const imageBlobPath = (folder: string, title: string, name: string) => `${imageFolderOf(folder, title)}/${name}`;
+
+/** `rejected_files` reason for a dropbox name that breaks the relative-path rule (see inputRules.ts). */
+export const rejectedNameReason = (problem: string) => `not copied: the name ${problem}`;
+
+/** `rejected_files` reason for an upload that replaced a file after it had been recorded. */
+export const lateUploadReason = "late: replaced after its first version was recorded; the first version was kept";
 
 /**
  * Status changes. Clients may only ask for `finished`: from `created`, or from `failed` to try again.
@@ -32,18 +42,19 @@ export function canRequestFinish(status: ImageSetStatus): boolean {
 export const createImageSetSchema = z
   .object({
     title: z.string(),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    metadata: jsonObjectField("metadata"),
   })
   .strict();
 
-export const updateImageSetSchema = z.object({ new_status: z.literal("finished") }).strict();
+/** Any known status parses (only `finished` may be asked for; others are a 409); a value that is not a status is a 422. */
+export const updateImageSetSchema = z.object({ new_status: z.enum(IMAGESET_STATUSES) }).strict();
 
 /** `[{id}]` or `[{filepath}]` items for adding stored images to a set or campaign. */
 export const imageRefsSchema = z
   .array(
     z.union([
       z.object({ id: z.number().int().positive() }).strict(),
-      z.object({ filepath: z.string().min(1).max(1024) }).strict(),
+      z.object({ filepath: relativePathField("filepath") }).strict(),
     ]),
   )
   .min(1, "give at least one image")

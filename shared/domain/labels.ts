@@ -24,6 +24,9 @@ export interface StoredObject {
 export const LABEL_STATUSES = ["unlabeled", "user_complete", "admin_complete", "rejected"] as const;
 export type LabelStatus = (typeof LABEL_STATUSES)[number];
 
+/** Whether an image counts towards a campaign's `done`: the partner's labels stand (submitted, or approved). */
+export const countsAsDone = (status: LabelStatus) => status === "user_complete" || status === "admin_complete";
+
 /**
  * One campaign image as exporters and renderers see it. `objects` is what storage holds: exporters must
  * tolerate a malformed entry (report it as a warning, never abort).

@@ -1,15 +1,16 @@
 import { z } from "zod";
-import { unprocessable } from "../errors.js";
+import { ApiError, unprocessable } from "../errors.js";
+import { labelField, LIMITS } from "./inputRules.js";
 import type { StoredObject } from "./labels.js";
 
 const coordinate = z.number().finite();
 
 export const objectSchema = z
   .object({
-    label: z.string().trim().min(1, "label must not be empty").max(256),
+    label: labelField(),
     confidence: z.number().min(0, "confidence is between 0 and 1").max(1, "confidence is between 0 and 1").nullable().optional(),
     bounding_box: z.object({ xmin: coordinate, xmax: coordinate, ymin: coordinate, ymax: coordinate }).strict().optional(),
-    polygon: z.array(z.tuple([coordinate, coordinate])).min(3, "a polygon needs at least 3 points").max(10_000).optional(),
+    polygon: z.array(z.tuple([coordinate, coordinate])).min(3, "a polygon needs at least 3 points").max(LIMITS.polygonPoints, `a polygon has at most ${LIMITS.polygonPoints} points`).optional(),
   })
   .strict()
   .refine((o) => o.bounding_box !== undefined || o.polygon !== undefined, { message: "an object needs a bounding_box or a polygon" });
@@ -19,12 +20,12 @@ export const submissionSchema = z
     z
       .object({
         image_id: z.number().int().positive(),
-        objects: z.array(objectSchema).max(5_000, "at most 5,000 objects per image"),
+        objects: z.array(objectSchema).max(LIMITS.objectsPerImage, `at most ${LIMITS.objectsPerImage} objects per image`),
       })
       .strict(),
   )
   .min(1, "send at least one image")
-  .max(1_000, "at most 1,000 images per request");
+  .max(LIMITS.imagesPerBatch, `at most ${LIMITS.imagesPerBatch} images per request`);
 
 export type Submission = z.infer<typeof submissionSchema>;
 
@@ -35,7 +36,8 @@ export interface ImageSize {
 
 /**
  * Checks every object against its image and applies the campaign's label translations. Throws one 422
- * naming the first offending entry, so a rejected batch stores nothing.
+ * naming the first offending entry (413 for an image whose objects exceed what one image may store),
+ * so a rejected batch stores nothing.
  */
 export function prepareSubmission(
   batch: Submission,
@@ -64,7 +66,7 @@ export function prepareSubmission(
           throw unprocessable(`${at}.polygon[${pointIndex}]: point (${x}, ${y}) is outside the image (${size.width}x${size.height})`);
         }
       });
-      const label = object.label.trim();
+      const label = object.label;
       return {
         label_original: label,
         label_translated: translations?.[label] ?? label,
@@ -73,6 +75,10 @@ export function prepareSubmission(
         polygon: object.polygon ?? null,
       };
     });
+    const stored = JSON.stringify(objects).length;
+    if (stored > LIMITS.objectsJsonChars) {
+      throw new ApiError(413, `${where}.objects: ${stored} characters of JSON as stored; an image's objects may hold at most ${LIMITS.objectsJsonChars}`);
+    }
     return { imageId: entry.image_id, objects };
   });
 }

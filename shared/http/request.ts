@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LIMITS, jsonTextDepth } from "../domain/inputRules.js";
 import { ApiError, badRequest, payloadTooLarge, unprocessable } from "../errors.js";
 
 /** The part of `@azure/functions`' HttpRequest that handlers use (kept structural so shared/ does not import the host library). */
@@ -22,13 +23,15 @@ export interface ResponseInit {
 export const json = (status: number, body: unknown): ResponseInit => ({ status, jsonBody: body });
 export const ok = (): ResponseInit => json(200, "ok");
 
-/** Reads and parses a JSON body, refusing oversized bodies before parsing them. */
+/** Reads and parses a JSON body, refusing oversized and overly nested bodies before parsing them. */
 export async function readJson(request: RequestLike, maxBytes: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) throw payloadTooLarge(maxBytes);
   const text = await request.text();
   if (Buffer.byteLength(text) > maxBytes) throw payloadTooLarge(maxBytes);
   if (text.trim() === "") throw badRequest("request body is empty; a JSON body is required");
+  // Checked on the text: parsing and validating a hostile nesting would recurse as deep as it goes.
+  if (jsonTextDepth(text) > LIMITS.bodyDepth) throw badRequest(`request body nests deeper than ${LIMITS.bodyDepth} levels`);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

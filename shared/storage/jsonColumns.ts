@@ -3,11 +3,14 @@
  * are split over numbered properties `<name>_0`, `<name>_1`, ... and joined on read.
  */
 const PIECE = 30_000;
-const MAX_PIECES = 30; // keeps an entity well under the 1 MiB limit
+const MAX_PIECES = 14;
+/** The longest JSON text one value may have (420,000 UTF-16 code units, 840 KB stored): one such value fits an entity (1 MiB). */
+export const MAX_JSON_COLUMN_CHARS = PIECE * MAX_PIECES;
 
 export function toJsonColumns(name: string, value: unknown): Record<string, string | number> {
   const text = JSON.stringify(value ?? null);
   const pieces = Math.max(1, Math.ceil(text.length / PIECE));
+  // Validators keep values under this limit (see LIMITS in domain/inputRules.ts); reaching it is a bug.
   if (pieces > MAX_PIECES) throw new RangeError(`${name} is too large to store (${text.length} characters)`);
   const columns: Record<string, string | number> = { [`${name}_n`]: pieces };
   for (let i = 0; i < pieces; i++) columns[`${name}_${i}`] = text.slice(i * PIECE, (i + 1) * PIECE);
