@@ -1,5 +1,5 @@
 import type { Principal } from "../auth.js";
-import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef } from "../domain/imageSets.js";
+import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef, type ImageSetStatus } from "../domain/imageSets.js";
 import { contractTimestamp } from "../domain/time.js";
 import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
@@ -55,10 +55,17 @@ export async function getImageSet(services: Services, imagesetId: number): Promi
   return set;
 }
 
-/** `PUT {new_status: "finished"}`: marks the set processing and queues the copy; undone if the queue refuses. */
-export async function finishImageSet(services: Services, imagesetId: number): Promise<void> {
+/**
+ * `PUT {new_status}`: only `finished` may be asked for (any other status is a conflict). Marks the set
+ * processing and queues the copy; undone if the queue refuses.
+ */
+export async function changeImageSetStatus(services: Services, imagesetId: number, to: ImageSetStatus): Promise<void> {
   let refused: string | undefined;
   const set = await services.imageSets.update(imagesetId, (current) => {
+    if (to !== "finished") {
+      refused = `image set ${imagesetId} is ${current.status}; it cannot become ${to} (only finished may be requested)`;
+      return null;
+    }
     if (!canRequestFinish(current.status)) {
       refused = `image set ${imagesetId} is ${current.status}; only a created (or failed) set can be finished`;
       return null;

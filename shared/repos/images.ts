@@ -3,6 +3,7 @@ import type { TableClient, } from "@azure/data-tables";
 import { DenseList, type Row } from "../storage/denseList.js";
 import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
+import { idRuns } from "../util/idRanges.js";
 
 /** What the copy job learns about an image. */
 export interface ImageFacts {
@@ -16,6 +17,8 @@ export interface ImageFacts {
   dateTaken: string | null;
   lat: number | null;
   lon: number | null;
+  /** ETag of the dropbox upload that was copied (absent for images recorded otherwise). */
+  sourceEtag?: string;
 }
 
 export interface ImageRecord extends ImageFacts {
@@ -52,12 +55,19 @@ function toRecord(row: Record<string, unknown>, imageId: number): ImageRecord {
     dateTaken: (row.dateTaken as string | undefined) ?? null,
     lat: typeof row.lat === "number" ? row.lat : null,
     lon: typeof row.lon === "number" ? row.lon : null,
+    ...(typeof row.sourceEtag === "string" ? { sourceEtag: row.sourceEtag } : {}),
   };
 }
 
 function factsEntity(facts: ImageFacts): Record<string, unknown> {
-  const { dateTaken, lat, lon, ...rest } = facts;
-  return { ...rest, ...(dateTaken ? { dateTaken } : {}), ...(lat !== null ? { lat } : {}), ...(lon !== null ? { lon } : {}) };
+  const { dateTaken, lat, lon, sourceEtag, ...rest } = facts;
+  return {
+    ...rest,
+    ...(dateTaken ? { dateTaken } : {}),
+    ...(lat !== null ? { lat } : {}),
+    ...(lon !== null ? { lon } : {}),
+    ...(sourceEtag ? { sourceEtag } : {}),
+  };
 }
 
 /**
@@ -93,16 +103,9 @@ export class ImageStore {
 
   /** Images by id: ids are positions, so runs of near-consecutive ids are one range read each. */
   async getMany(imageIds: number[]): Promise<Map<number, ImageRecord>> {
-    const wanted = [...new Set(imageIds)].sort((a, b) => a - b);
     const found = new Map<number, ImageRecord>();
-    const runs: Array<[number, number]> = [];
-    for (const id of wanted) {
-      const last = runs[runs.length - 1];
-      // An id joins the current run across small gaps (a few wasted rows beat another request), up to 1,000 rows.
-      if (last && id - last[1] <= 4 && id - last[0] < 1000) last[1] = id;
-      else runs.push([id, id]);
-    }
-    await mapLimit(runs, 16, async ([from, to]) => {
+    // An id joins a run across small gaps (a few wasted rows beat another request), up to 1,000 rows.
+    await mapLimit(idRuns(imageIds), 16, async ([from, to]) => {
       for (const image of await this.page(from - 1, to - from + 1)) if (image.imageId >= from && image.imageId <= to) found.set(image.imageId, image);
     });
     return new Map(imageIds.filter((id) => found.has(id)).map((id) => [id, found.get(id)!]));
@@ -132,18 +135,21 @@ export class ImageStore {
     return appended.filter((a) => a.created).length;
   }
 
-  /** Blob paths of a set's members, by one scan of its member rows (cheaper than a point read per path). */
-  async memberPaths(imagesetId: number): Promise<Set<string>> {
+  /**
+   * A set's members: blob path -> ETag of the dropbox upload that was copied ("" when not known), by one
+   * scan of its member rows (cheaper than a point read per path).
+   */
+  async memberSources(imagesetId: number): Promise<Map<string, string>> {
     const list = this.memberList(imagesetId);
-    const paths = new Set<string>();
-    const iterator = this.table.listEntities<{ blobPath: string }>({
+    const sources = new Map<string, string>();
+    const iterator = this.table.listEntities<{ blobPath: string; sourceEtag?: string }>({
       queryOptions: {
         filter: `PartitionKey eq '${list.partitionKey}' and RowKey ge '${list.posKey(0)}' and RowKey lt '${list.prefix}!pos"'`,
-        select: ["blobPath"],
+        select: ["blobPath", "sourceEtag"],
       },
     });
-    for await (const page of iterator.byPage({ maxPageSize: 1000 })) for (const row of page) paths.add(row.blobPath);
-    return paths;
+    for await (const page of iterator.byPage({ maxPageSize: 1000 })) for (const row of page) sources.set(row.blobPath, row.sourceEtag ?? "");
+    return sources;
   }
 
   async memberCount(imagesetId: number): Promise<number> {
