@@ -9,7 +9,7 @@ export const handler = endpoint("admin", async (request, { services }) => {
   const campaign = await getCampaign(services, idParam(request, "campaignId"));
   const imageId = idParam(request, "imageId");
   if (!(await services.campaigns.getImage(campaign.campaignId, imageId))) throw notFound(`image ${imageId} is not part of campaign ${campaign.campaignId}`);
-  const history = await services.campaigns.history(campaign.campaignId, imageId);
+  const history = await services.labelBatches.history(campaign.campaignId, imageId);
   return json(200, {
     image_id: imageId,
     submissions: history.map((h) => ({ submitted_by: h.submittedBy, submitted_at: h.submittedAt, objects: h.objects.map(objectView) })),

@@ -8,6 +8,7 @@ import { definition as addCampaignImages } from "./addCampaignImages.js";
 import { definition as addImageSetImages } from "./addImageSetImages.js";
 import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
 import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
+import { definition as campaignSubmissionWorker } from "./campaignSubmissionWorker.js";
 import { definition as createCampaign } from "./createCampaign.js";
 import { definition as createExport } from "./createExport.js";
 import { definition as createImageSet } from "./createImageSet.js";
@@ -72,6 +73,7 @@ export const httpFunctions: HttpFunctionDefinition[] = [
 export const workerFunctions: WorkerFunctionDefinition[] = [
   campaignFinishWorker,
   campaignProgressWorker,
+  campaignSubmissionWorker,
   exportWorker,
   imagesetCopyWorker,
   maskRenderWorker,

@@ -61,6 +61,7 @@ param azureMlDatastore string = 'workspaceblobstore'
 var queueNames = [
   'imageset-copy'
   'campaign-progress'
+  'campaign-submission'
   'campaign-finish'
   'export-run'
   'mask-render'

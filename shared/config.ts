@@ -89,7 +89,7 @@ export const TABLE_NAMES = ["users", "records", "campaignData", "exports"] as co
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /** One queue per job type. */
-export const QUEUE_NAMES = ["imageset-copy", "campaign-progress", "campaign-finish", "export-run", "mask-render"] as const;
+export const QUEUE_NAMES = ["imageset-copy", "campaign-progress", "campaign-submission", "campaign-finish", "export-run", "mask-render"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export class ConfigError extends Error {

@@ -6,6 +6,7 @@ import { CampaignStore } from "./repos/campaigns.js";
 import { ExportStore } from "./repos/exports.js";
 import { ImageSetStore } from "./repos/imageSets.js";
 import { ImageStore } from "./repos/images.js";
+import { LabelBatchStore } from "./repos/labelBatches.js";
 import { createStorageClients, type StorageClients } from "./storage/clients.js";
 import { createSasSigner, type SasSigner } from "./storage/sas.js";
 
@@ -19,6 +20,7 @@ export interface Services {
   readonly imageSets: ImageSetStore;
   readonly images: ImageStore;
   readonly campaigns: CampaignStore;
+  readonly labelBatches: LabelBatchStore;
   readonly exports: ExportStore;
 }
 
@@ -38,6 +40,7 @@ class LazySender implements JobSender {
 export function createServices(config: AppConfig, overrides: { queue?: JobSender } = {}): Services {
   const clients = createStorageClients(config);
   const records = clients.table("records");
+  const campaigns = new CampaignStore(records, clients.table("campaignData"));
   const queue =
     overrides.queue ??
     (config.settings.QUEUE_TRANSPORT === "servicebus"
@@ -51,7 +54,8 @@ export function createServices(config: AppConfig, overrides: { queue?: JobSender
     users: new UserStore(clients.table("users")),
     imageSets: new ImageSetStore(records),
     images: new ImageStore(records),
-    campaigns: new CampaignStore(records, clients.table("campaignData")),
+    campaigns,
+    labelBatches: new LabelBatchStore(clients.table("campaignData"), campaigns),
     exports: new ExportStore(clients.table("exports")),
   };
 }

@@ -1,6 +1,7 @@
 import type { JobType } from "../queue/messages.js";
 import { failCampaignFinish, runCampaignFinish } from "./campaignFinish.js";
 import { runCampaignProgress } from "./campaignProgress.js";
+import { runCampaignSubmission } from "./campaignSubmission.js";
 import { failExport, runExport } from "./exportRun.js";
 import { failImageSetCopy, runImageSetCopy } from "./imageSetCopy.js";
 import { runMaskRender } from "./maskExport.js";
@@ -17,6 +18,12 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     resource: (body) => `campaign/${body.campaignId}/images/${body.imageIds[0]}..${body.imageIds[body.imageIds.length - 1]}`,
     run: (services, body, log) => runCampaignProgress(services, body.campaignId, body.imageIds, log),
     // Nothing to mark: the dead-lettered message is the record, and replaying it converges (state-based).
+    fail: async () => {},
+  },
+  "campaign-submission": {
+    resource: (body) => `campaign/${body.campaignId}/batch/${body.batchId}`,
+    run: (services, body, log) => runCampaignSubmission(services, body.campaignId, body.batchId, body.imageIds, log),
+    // Nothing to mark: a batch nobody settles stays invisible (never committed) or is applied by a replay.
     fail: async () => {},
   },
   "campaign-finish": {

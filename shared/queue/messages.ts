@@ -9,6 +9,13 @@ export const jobSchemas = {
   "campaign-progress": z
     .object({ campaignId: z.number().int().positive(), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
     .strict(),
+  /**
+   * Settle one label batch after its request (queued before the batch is written, delivered later): abort
+   * it if it never committed, finish applying it if it did, and queue its progress update if that is missing.
+   */
+  "campaign-submission": z
+    .object({ campaignId: z.number().int().positive(), batchId: z.string().min(1).max(100), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
+    .strict(),
   /** Write a finished campaign's label set and ML datasets. */
   "campaign-finish": z.object({ campaignId: z.number().int().positive() }).strict(),
   /** Run one export job (all formats; masks fan out per image). */
@@ -34,6 +41,8 @@ export interface SendOptions {
    * where a second identical message within the detection window is truly redundant.
    */
   messageId?: string;
+  /** Seconds before the message can be received (a scheduled message); 0 or absent: at once. */
+  delaySeconds?: number;
 }
 
 /** The queue port: send a typed job. Delivery is at-least-once; receivers are the host's business. */

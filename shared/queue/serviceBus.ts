@@ -86,6 +86,7 @@ export class ServiceBusJobSender implements JobSender {
         contentType: "application/json",
         subject: type,
         sessionId: (sessionKeys[type] as ((body: JobBody<T>) => string) | undefined)?.(parsed as JobBody<T>),
+        ...(options.delaySeconds ? { scheduledEnqueueTimeUtc: new Date(Date.now() + options.delaySeconds * 1000) } : {}),
       });
     } catch (error) {
       throw toQueueSendError(queue, type, error);

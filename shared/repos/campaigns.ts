@@ -1,13 +1,14 @@
 import type { TableClient, TransactionAction } from "@azure/data-tables";
-import { randomBytes } from "node:crypto";
 import type { CampaignStatus } from "../domain/campaigns.js";
-import type { LabelStatus, StoredObject } from "../domain/labels.js";
+import { countsAsDone, type LabelStatus, type StoredObject } from "../domain/labels.js";
 import { ConcurrencyError } from "../errors.js";
 import { DenseList, type Row, isTransactionConflict, jitter } from "../storage/denseList.js";
 import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
-import { isConflict, pad } from "../storage/tableErrors.js";
+import { planTransactions } from "../storage/transactions.js";
+import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import type { ImageRecord } from "./images.js";
 import { mapLimit } from "../util/concurrency.js";
+import { idRuns, inRanges, mergeRanges } from "../util/idRanges.js";
 
 export interface CampaignRecord {
   campaignId: number;
@@ -48,6 +49,8 @@ export interface CampaignImage {
   firstLabeledAt: string | null;
   lastActivityAt: string | null;
   reviewComment: string | null;
+  /** The label batch whose objects the row holds (batch ids sort by time), or null before the first submission. */
+  labelsBatch: string | null;
   etag: string;
 }
 
@@ -62,7 +65,13 @@ export interface ImageFilter {
 }
 
 const CAMPAIGN_PK = "campaigns";
-const partitionOf = (campaignId: number) => `campaign!${pad(campaignId)}`;
+/** The partition of `campaignData` that holds one campaign's images, labels, history and label batches. */
+export const campaignPartition = (campaignId: number) => `campaign!${pad(campaignId)}`;
+const partitionOf = campaignPartition;
+/** The row holding the id ranges of a campaign's images (see `CampaignStore.findImages`). */
+const MEMBERS_ROW = "img!ranges";
+/** Ranges kept in that row; beyond it, the closest ones merge (a superset stays correct: it only screens). */
+const MAX_MEMBER_RANGES = 2000;
 
 function optionalString(value: unknown): string | null {
   return typeof value === "string" && value !== "" ? value : null;
@@ -104,6 +113,7 @@ export function toCampaignImage(row: Record<string, unknown>): CampaignImage {
     firstLabeledAt: optionalString(row.firstLabeledAt),
     lastActivityAt: optionalString(row.lastActivityAt),
     reviewComment: optionalString(row.reviewComment),
+    labelsBatch: optionalString(row.labelsBatch),
     etag: String(row.etag ?? ""),
   };
 }
@@ -200,6 +210,8 @@ export class CampaignStore {
 
   /** Adds images (an image already in the campaign is not added or counted twice); returns how many were new. */
   async addImages(campaignId: number, images: ImageRecord[]): Promise<number> {
+    // The id ranges grow first: a crash after it leaves a superset, which only costs a look-up later.
+    await this.widenMemberRanges(campaignId, images.map((i) => i.imageId));
     // Present ones are found with range reads; the rest are appended without a look-up each (a race
     // still fails the transaction, and the retry looks them up).
     const present = await this.getImages(campaignId, images.map((i) => i.imageId));
@@ -224,6 +236,24 @@ export class CampaignStore {
     );
     await this.indexImages(campaignId, images.map((i) => i.imageId));
     return appended.filter((a) => a.created).length;
+  }
+
+  /** Adds ids to the campaign's member ranges (one row, under its ETag). */
+  private async widenMemberRanges(campaignId: number, imageIds: number[]): Promise<void> {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const row = await this.getRow(MEMBERS_ROW, campaignId);
+      const ranges = mergeRanges(MAX_MEMBER_RANGES, [...(row ? fromJsonColumns<Array<[number, number]>>(row, "ranges", []) : []), ...imageIds.map((id): [number, number] => [id, id])]);
+      const entity = { partitionKey: partitionOf(campaignId), rowKey: MEMBERS_ROW, ...toJsonColumns("ranges", ranges) };
+      try {
+        if (row) await this.data.updateEntity(entity, "Merge", { etag: String(row.etag) });
+        else await this.data.createEntity(entity);
+        return;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        await jitter(attempt);
+      }
+    }
+    throw new ConcurrencyError(`image ranges of campaign ${campaignId}`);
   }
 
   /**
@@ -254,22 +284,42 @@ export class CampaignStore {
     return ids;
   }
 
+  /** The row key of an image's row in the campaign's partition. */
+  imageRowKey(campaignId: number, imageId: number): string {
+    return this.imageList(campaignId).keyKey(pad(imageId));
+  }
+
   async getImage(campaignId: number, imageId: number): Promise<CampaignImage | undefined> {
     const row = await this.imageList(campaignId).getByKey(pad(imageId));
     return row ? toCampaignImage(row) : undefined;
   }
 
+  /**
+   * Images by id, for ids that come from outside (a partner's batch, a review): ids outside the
+   * campaign's member ranges are dropped without a read, so what a request costs is bounded by the
+   * campaign's own layout, not by how many stray ids it names.
+   */
+  async findImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
+    const row = await this.getRow(MEMBERS_ROW, campaignId);
+    // No ranges row: a campaign seeded some other way (or with no images yet); look every id up.
+    if (!row) return (await this.imageList(campaignId).getCountRow()) ? this.getImages(campaignId, imageIds) : new Map();
+    const ranges = fromJsonColumns<Array<[number, number]>>(row, "ranges", []);
+    return this.getImages(campaignId, imageIds.filter((id) => inRanges(ranges, id)));
+  }
+
+  /** Images by id: runs of near-consecutive ids are one range read each, the rest point reads, a bounded number at a time. */
   async getImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
     const wanted = new Set(imageIds);
-    if (wanted.size === 0) return new Map();
-    const min = Math.min(...wanted);
-    const max = Math.max(...wanted);
-    // Ids of a page are mostly contiguous: one range read of the key rows beats a point read per image.
-    if (wanted.size >= 20 && max - min + 1 <= 4 * wanted.size) {
-      const list = this.imageList(campaignId);
-      const found = new Map<number, CampaignImage>();
+    const found = new Map<number, CampaignImage>();
+    const list = this.imageList(campaignId);
+    await mapLimit(idRuns([...wanted]), 16, async ([from, to]) => {
+      if (from === to) {
+        const image = await this.getImage(campaignId, from);
+        if (image) found.set(from, image);
+        return;
+      }
       const iterator = this.data.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey ge '${list.keyKey(pad(min))}' and RowKey le '${list.keyKey(pad(max))}'` },
+        queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey ge '${list.keyKey(pad(from))}' and RowKey le '${list.keyKey(pad(to))}'` },
       });
       for await (const page of iterator.byPage({ maxPageSize: 1000 })) {
         for (const row of page) {
@@ -277,10 +327,8 @@ export class CampaignStore {
           if (wanted.has(image.imageId)) found.set(image.imageId, image);
         }
       }
-      return found;
-    }
-    const rows = await Promise.all([...wanted].map((id) => this.getImage(campaignId, id)));
-    return new Map(rows.filter((r): r is CampaignImage => r !== undefined).map((r) => [r.imageId, r]));
+    });
+    return found;
   }
 
   /** Image ids at positions [offset, offset + limit) of the campaign, in the order they were added. */
@@ -310,87 +358,8 @@ export class CampaignStore {
   }
 
   /**
-   * Stores submissions: each image's current objects are replaced and a history row is added, in one
-   * transaction per chunk of images (they share the campaign's partition), under each row's ETag.
-   * `known` is the state the caller validated against; it saves reading the rows again unless a
-   * concurrent write changed them (then they are read anew and the chunk retried). Objects are merged
-   * in: `objects_n` says how many pieces are current, so longer leftovers of an earlier value are ignored.
-   */
-  async submit(
-    campaignId: number,
-    submittedBy: string,
-    entries: Array<{ imageId: number; objects: StoredObject[] }>,
-    known?: ReadonlyMap<number, CampaignImage>,
-  ): Promise<void> {
-    const pk = partitionOf(campaignId);
-    const list = this.imageList(campaignId);
-    for (let start = 0; start < entries.length; start += 50) {
-      const chunk = entries.slice(start, start + 50);
-      let state = known;
-      for (let attempt = 0; ; attempt++) {
-        if (attempt >= 30) throw new ConcurrencyError(`labels of campaign ${campaignId}`);
-        if (!state || chunk.some((e) => !state!.has(e.imageId))) state = await this.getImages(campaignId, chunk.map((e) => e.imageId));
-        const now = new Date().toISOString();
-        const actions: TransactionAction[] = [];
-        for (const entry of chunk) {
-          const image = state.get(entry.imageId);
-          if (!image) throw new ConcurrencyError(`image ${entry.imageId} of campaign ${campaignId}`);
-          const objects = toJsonColumns("objects", entry.objects);
-          actions.push([
-            "update",
-            {
-              partitionKey: pk,
-              rowKey: list.keyKey(pad(entry.imageId)),
-              ...objects,
-              labelStatus: "user_complete",
-              submittedBy,
-              firstLabeledAt: image.firstLabeledAt ?? now,
-              lastActivityAt: now,
-              reviewComment: "",
-            },
-            "Merge",
-            { etag: image.etag },
-          ]);
-          actions.push([
-            "create",
-            {
-              partitionKey: pk,
-              rowKey: `sub!${pad(entry.imageId)}!${now}!${randomBytes(3).toString("hex")}`,
-              imageId: entry.imageId,
-              submittedBy,
-              submittedAt: now,
-              ...objects,
-            },
-          ]);
-        }
-        try {
-          await this.data.submitTransaction(actions);
-          break;
-        } catch (error) {
-          if (!isTransactionConflict(error)) throw error;
-          state = undefined;
-          await jitter(attempt);
-        }
-      }
-    }
-  }
-
-  /** Every submission for an image, oldest first. */
-  async history(campaignId: number, imageId: number): Promise<Array<{ submittedBy: string; submittedAt: string; objects: StoredObject[] }>> {
-    const lo = `sub!${pad(imageId)}!`;
-    const hi = `sub!${pad(imageId)}"`;
-    const out: Array<{ submittedBy: string; submittedAt: string; objects: StoredObject[] }> = [];
-    const iterator = this.data.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey ge '${lo}' and RowKey lt '${hi}'` },
-    });
-    for await (const row of iterator) {
-      out.push({ submittedBy: String(row.submittedBy), submittedAt: String(row.submittedAt), objects: fromJsonColumns(row, "objects", []) });
-    }
-    return out;
-  }
-
-  /**
-   * Changes review fields of images under their ETags. `change` sees each image's current state and
+   * Changes review fields of images under their ETags, up to 100 images per transaction (so a request of
+   * at most 100 images changes all of them or none). `change` sees each image's current state and
    * returns the fields to set, or null to leave it. Returns the ids that changed.
    */
   async updateImages(
@@ -399,27 +368,34 @@ export class CampaignStore {
     change: (image: CampaignImage) => Record<string, unknown> | null,
   ): Promise<number[]> {
     const pk = partitionOf(campaignId);
-    const list = this.imageList(campaignId);
     const changed: number[] = [];
-    await Promise.all(
-      imageIds.map(async (imageId) => {
-        for (let attempt = 0; attempt < 30; attempt++) {
-          const row = await list.getByKey(pad(imageId));
-          if (!row) return;
-          const fields = change(toCampaignImage(row));
-          if (!fields) return;
-          try {
-            await this.data.updateEntity({ partitionKey: pk, rowKey: String(row.rowKey), ...fields }, "Merge", { etag: row.etag });
-            changed.push(imageId);
-            return;
-          } catch (error) {
-            if (!isConflict(error)) throw error;
-            await jitter(attempt);
-          }
+    const ids = [...new Set(imageIds)];
+    for (let start = 0; start < ids.length; start += 100) {
+      const chunk = ids.slice(start, start + 100);
+      for (let attempt = 0; ; attempt++) {
+        if (attempt >= 30) throw new ConcurrencyError(`images of campaign ${campaignId}`);
+        const images = await this.getImages(campaignId, chunk);
+        const updates = [...images.values()].flatMap((image) => {
+          const fields = change(image);
+          return fields ? [{ image, fields }] : [];
+        });
+        if (updates.length === 0) break;
+        const actions = updates.map(({ image, fields }): TransactionAction => [
+          "update",
+          { partitionKey: pk, rowKey: this.imageRowKey(campaignId, image.imageId), ...fields },
+          "Merge",
+          { etag: image.etag },
+        ]);
+        try {
+          for (const transaction of planTransactions(actions)) await this.data.submitTransaction(transaction);
+          changed.push(...updates.map((u) => u.image.imageId));
+          break;
+        } catch (error) {
+          if (!isTransactionConflict(error)) throw error;
+          await jitter(attempt);
         }
-        throw new ConcurrencyError(`image ${imageId} of campaign ${campaignId}`);
-      }),
-    );
+      }
+    }
     return changed;
   }
 
@@ -441,7 +417,7 @@ export class CampaignStore {
         const [images, countRow] = await Promise.all([this.getImages(campaignId, chunk), list.getCountRow()]);
         progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
         const changes = [...images.values()].flatMap((image) => {
-          const shouldCount = image.labelStatus === "user_complete" || image.labelStatus === "admin_complete";
+          const shouldCount = countsAsDone(image.labelStatus);
           return image.counted === shouldCount ? [] : [{ image, shouldCount }];
         });
         if (!countRow || changes.length === 0) break;
@@ -466,5 +442,13 @@ export class CampaignStore {
     }
     return { progress, reachedTotal };
   }
-}
 
+  private async getRow(rowKey: string, campaignId: number): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.data.getEntity<Record<string, unknown>>(partitionOf(campaignId), rowKey);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}

@@ -13,6 +13,7 @@ const TRIES = retry.maxRetries + 1;
 const samples: { [T in JobType]: JobBody<T> } = {
   "imageset-copy": { imagesetId: 2 },
   "campaign-progress": { campaignId: 3, imageIds: [1, 2] },
+  "campaign-submission": { campaignId: 3, batchId: "2026-12-02T10:00:00.000000Z_0a1b2c3d", imageIds: [1, 2] },
   "campaign-finish": { campaignId: 3 },
   "export-run": { exportId: "exp-1" },
   "mask-render": { exportId: "exp-1", imageId: 4 },
@@ -73,6 +74,16 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
     for (const type of QUEUE_NAMES) {
       expect(peer.tokenRequests.some((t) => t.audience.endsWith(`/${config.queue(type)}`) && t.status === 200)).toBe(true);
     }
+  });
+
+  it("schedules a delayed message for later delivery", async () => {
+    const queue = config.queue("campaign-submission");
+    const before = Date.now();
+    await sender.send("campaign-submission", samples["campaign-submission"], { delaySeconds: 120 });
+    const [message] = peer.messagesFor(queue).slice(-1);
+    const at = message?.scheduledEnqueueTime?.getTime() ?? 0;
+    expect(at).toBeGreaterThanOrEqual(before + 119_000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 121_000);
   });
 
   it("gives a message a random UUID id when none is passed, and reuses one link per queue", async () => {

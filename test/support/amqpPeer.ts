@@ -43,6 +43,8 @@ export interface ReceivedMessage {
   /** JSON bodies are parsed; other data sections come back as a utf8 string. */
   body: unknown;
   applicationProperties: Record<string, unknown> | undefined;
+  /** Service Bus's scheduled enqueue time (message annotation `x-opt-scheduled-enqueue-time`), if any. */
+  scheduledEnqueueTime?: Date;
 }
 
 export interface LinkAttempt {
@@ -200,6 +202,8 @@ export class AmqpPeer {
       body: decodeBody(message),
       applicationProperties: message.application_properties,
     };
+    const scheduled = (message.message_annotations as Record<string, unknown> | undefined)?.["x-opt-scheduled-enqueue-time"];
+    if (scheduled !== undefined) received.scheduledEnqueueTime = new Date(scheduled as Date | number);
     const reject = this.state.rejectMessages;
     if (reject) {
       this.rejectedMessages.push(received);
