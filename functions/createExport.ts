@@ -20,7 +20,12 @@ export const definition: HttpFunctionDefinition = {
     summary: "Start an export job (csv, json, coco, yolo, voc, or masks) with review, test-split and date filters",
     access: "admin",
     body: exportRequestSchema,
-    responses: { 202: "the queued export", 404: "unknown campaign", 422: "invalid format or filter" },
+    responses: {
+      202: "the queued export",
+      404: "unknown campaign",
+      409: "format masks: output_folder, a folder above it or one inside it belongs to another mask export (names it); sibling folders are fine",
+      422: "invalid format, filter, output_folder or suffix",
+    },
   },
 };
 

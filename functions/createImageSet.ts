@@ -20,7 +20,7 @@ export const definition: HttpFunctionDefinition = {
     summary: "Create an image set and its dropbox container",
     access: "admin",
     body: createImageSetSchema,
-    responses: { 201: "the image set, with its dropbox_url", 409: "title taken", 422: "title cannot name a container" },
+    responses: { 201: "the image set, with its dropbox_url", 409: "title taken", 422: "title cannot name a container, or metadata over its limits" },
   },
 };
 

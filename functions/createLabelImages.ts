@@ -20,7 +20,12 @@ export const definition: HttpFunctionDefinition = {
     summary: "Render ground-truth masks (S3Label label images) into output_folder of the export container, as an export job",
     access: "admin",
     body: labelImagesRequestSchema,
-    responses: { 202: "the queued mask export", 404: "unknown campaign", 422: "invalid options" },
+    responses: {
+      202: "the queued mask export",
+      404: "unknown campaign",
+      409: "output_folder, a folder above it or one inside it belongs to another mask export (names it); sibling folders are fine",
+      422: "invalid options (output_folder, an empty or invalid suffix, gt_mode, filters)",
+    },
   },
 };
 

@@ -28,7 +28,7 @@ export const definition: HttpFunctionDefinition = {
     summary: "An image's current objects: from the first listed campaign that has some, else the most recently finished campaign's",
     access: "admin",
     query: querySchema,
-    responses: { 200: "image_id, campaign_id, objects", 404: "unknown image" },
+    responses: { 200: "the JSON array of objects ([] when no campaign has labels)", 404: "unknown image" },
   },
 };
 

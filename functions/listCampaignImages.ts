@@ -22,7 +22,7 @@ export const definition: HttpFunctionDefinition = {
     summary: "The campaign's images ({image_id, url} plus review state), 1000 per page by default; filter by label_status and test_data",
     access: "admin or the campaign's labeler",
     query: pageQuerySchema(1000).extend(imageFilterQuerySchema.shape),
-    responses: { 200: "paged images", 404: "unknown campaign, or not the labeler's" },
+    responses: { 200: "paged images", 403: "the campaign is finished: partner access has ended", 404: "unknown campaign, or not the labeler's" },
   },
 };
 

@@ -57,6 +57,13 @@ async function verifyCached(secret: string, stored: string): Promise<boolean> {
   return ok;
 }
 
+/**
+ * A hash of a secret nobody knows, verified against when a key is unknown, so an unknown key costs the
+ * same scrypt as a wrong secret and the answer's timing does not tell which keys exist.
+ */
+let dummyHash: Promise<string> | undefined;
+const unknownKeyHash = () => (dummyHash ??= hashSecret(randomBytes(16).toString("hex")));
+
 const userPk = (apikey: string) => `key!${encodeKey(apikey)}`;
 const emailPk = (email: string) => `email!${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`;
 const scopePk = (apikey: string) => `scope!${encodeKey(apikey)}`;
@@ -77,7 +84,8 @@ export class UserStore {
     const secret = headers.get("authentication-secret");
     if (!apikey || !secret) throw unauthorized("Authentication-Key and Authentication-Secret headers are required");
     const user = await this.getUser(apikey);
-    if (!user || !(await verifyCached(secret, user.secretHash))) throw unauthorized("unknown Authentication-Key or wrong Authentication-Secret");
+    const ok = user ? await verifyCached(secret, user.secretHash) : await verifySecret(secret, await unknownKeyHash()).then(() => false);
+    if (!user || !ok) throw unauthorized("unknown Authentication-Key or wrong Authentication-Secret");
     return { apikey, role: user.role, email: user.email };
   }
 
@@ -100,35 +108,55 @@ export class UserStore {
   }
 
   /**
-   * The labeler for an e-mail address: a new one gets a fresh key and secret (returned only now); an
-   * existing one its key and `secret: null`. The e-mail row is written first and decides races.
+   * The labeler key for an e-mail address, for a campaign about to be created. An existing labeler's key
+   * comes back as it is. For a new address a key is reserved by writing the e-mail row alone (`reserved`):
+   * the key cannot sign in until `issueSecret` writes its user row, which the caller does only once the
+   * campaign exists; `releaseLabeler` undoes a reservation whose campaign was refused. An e-mail row
+   * left without a user row by a crash is picked up again here (`needsSecret`), so no secret is lost.
    */
-  async ensureLabeler(email: string): Promise<{ apikey: string; secret: string | null }> {
+  async reserveLabeler(email: string): Promise<{ apikey: string; reserved: boolean; needsSecret: boolean }> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const index = await this.getEmailIndex(email);
       if (index) {
         const user = await this.getUser(index.apikey);
-        if (user) {
-          if (user.role !== "labeler") throw forbidden(`${email} belongs to an ${user.role} user and cannot be issued a labeler key`);
-          return { apikey: index.apikey, secret: null };
-        }
-        // The e-mail row outlived a crash before its user row: finish creating that user.
-        const secret = newApiSecret();
-        await this.table.upsertEntity({ partitionKey: userPk(index.apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() }, "Replace");
-        return { apikey: index.apikey, secret };
+        if (user && user.role !== "labeler") throw forbidden(`${email} belongs to an ${user.role} user and cannot be issued a labeler key`);
+        return { apikey: index.apikey, reserved: false, needsSecret: !user };
       }
       const apikey = newApiKey();
       try {
         await this.table.createEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email });
+        return { apikey, reserved: true, needsSecret: true };
       } catch (error) {
-        if (isConflict(error)) continue;
-        throw error;
+        if (!isConflict(error)) throw error;
       }
-      const secret = newApiSecret();
-      await this.table.createEntity({ partitionKey: userPk(apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() });
-      return { apikey, secret };
     }
-    throw new Error(`could not create the labeler ${email}`);
+    throw new Error(`could not reserve a labeler key for ${email}`);
+  }
+
+  /** Drops a reservation whose campaign was not created (only while the key has no user row). */
+  async releaseLabeler(email: string, apikey: string): Promise<void> {
+    const index = await this.getEmailIndex(email);
+    if (index?.apikey !== apikey || (await this.getUser(apikey))) return;
+    try {
+      await this.table.deleteEntity(emailPk(email), "user");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Issues a reserved labeler's secret: writes its user row (hash only) and returns the secret, this once.
+   * Two requests racing for the same new address: the first one's row stands, the other gets null.
+   */
+  async issueSecret(apikey: string, email: string): Promise<string | null> {
+    const secret = newApiSecret();
+    try {
+      await this.table.createEntity({ partitionKey: userPk(apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() });
+      return secret;
+    } catch (error) {
+      if (isConflict(error)) return null;
+      throw error;
+    }
   }
 
   async grantCampaign(apikey: string, campaignId: number): Promise<void> {

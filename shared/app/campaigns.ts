@@ -5,16 +5,19 @@ import {
   acceptsSubmissions,
   campaignTitleProblem,
   canTransition,
+  partnerMayAccess,
   statusAfterRequest,
-  type RequestedStatus,
+  type CampaignStatus,
 } from "../domain/campaigns.js";
 import type { ImageRef } from "../domain/imageSets.js";
 import { LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
 import { prepareSubmission, type ImageSize, type Submission } from "../domain/submissions.js";
 import { contractTimestamp } from "../domain/time.js";
-import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
+import { conflict, errorMessage, forbidden, notFound, unavailable, unprocessable } from "../errors.js";
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
+import { BatchAbortedError, newLabelBatch } from "../repos/labelBatches.js";
 import type { Services } from "../services.js";
+import { sendProgress } from "../jobs/campaignProgress.js";
 import { mapLimit } from "../util/concurrency.js";
 import { resolveImageRefs } from "./imageSets.js";
 
@@ -68,14 +71,24 @@ export async function getCampaign(services: Services, campaignId: number): Promi
   return campaign;
 }
 
-/** A campaign a principal may use: admins any, labelers only their own (others look absent: 404). */
+/**
+ * A campaign a principal may use: admins any, labelers only their own (others look absent: 404), and only
+ * until finishing is requested (then 403: the partner's access has ended).
+ */
 export async function getCampaignFor(services: Services, principal: Principal, campaignId: number): Promise<CampaignRecord> {
-  if (principal.role !== "image-admin" && !(await services.users.hasCampaign(principal.apikey, campaignId))) {
-    throw notFound(`campaign ${campaignId} does not exist`);
-  }
-  return getCampaign(services, campaignId);
+  if (principal.role === "image-admin") return getCampaign(services, campaignId);
+  if (!(await services.users.hasCampaign(principal.apikey, campaignId))) throw notFound(`campaign ${campaignId} does not exist`);
+  const campaign = await getCampaign(services, campaignId);
+  if (!partnerMayAccess(campaign.status)) throw forbidden(`campaign ${campaignId} is ${campaign.status}; its partner's access has ended`);
+  return campaign;
 }
 
+/**
+ * Creates a campaign and, for a new e-mail address, its labeler. Everything is validated before the
+ * first write; the labeler's e-mail is reserved, the campaign created (its title decides races), and
+ * only then the scope granted and a new labeler's secret issued, so a refused request creates no user
+ * and a secret is never lost (an interrupted one is issued by the next campaign for that address).
+ */
 export async function createCampaign(
   services: Services,
   principal: Principal,
@@ -83,34 +96,44 @@ export async function createCampaign(
 ) {
   const problem = campaignTitleProblem(input.title);
   if (problem) throw unprocessable(`title ${JSON.stringify(input.title)}: ${problem}`);
-  if ((await services.campaigns.findIdByTitle(input.title)) !== undefined) throw conflict(`a campaign titled ${JSON.stringify(input.title)} exists already`);
-  const labeler = await services.users.ensureLabeler(input.labeler_email);
-  const campaign = await services.campaigns.create({
-    title: input.title,
-    status: "created",
-    metadata: input.metadata ?? null,
-    labelTranslations: input.label_translations ?? null,
-    createdBy: principal.email,
-    labelerEmail: input.labeler_email,
-    labelerApikey: labeler.apikey,
-    dateCreated: contractTimestamp(),
-    dateStarted: null,
-    dateCompleted: null,
-    dateFinished: null,
-    finishError: null,
-  });
-  if (!campaign) throw conflict(`a campaign titled ${JSON.stringify(input.title)} exists already`);
+  const taken = () => conflict(`a campaign titled ${JSON.stringify(input.title)} exists already`);
+  if ((await services.campaigns.findIdByTitle(input.title)) !== undefined) throw taken();
+  const labeler = await services.users.reserveLabeler(input.labeler_email);
+  let campaign: CampaignRecord | undefined;
+  try {
+    campaign = await services.campaigns.create({
+      title: input.title,
+      status: "created",
+      metadata: input.metadata ?? null,
+      labelTranslations: input.label_translations ?? null,
+      createdBy: principal.email,
+      labelerEmail: input.labeler_email,
+      labelerApikey: labeler.apikey,
+      dateCreated: contractTimestamp(),
+      dateStarted: null,
+      dateCompleted: null,
+      dateFinished: null,
+      finishError: null,
+    });
+  } finally {
+    if (!campaign && labeler.reserved) await services.users.releaseLabeler(input.labeler_email, labeler.apikey);
+  }
+  if (!campaign) throw taken();
   await services.users.grantCampaign(labeler.apikey, campaign.campaignId);
-  return { campaign, access_token: { apikey: labeler.apikey, apisecret: labeler.secret } };
+  const apisecret = labeler.needsSecret ? await services.users.issueSecret(labeler.apikey, input.labeler_email) : null;
+  return { campaign, access_token: { apikey: labeler.apikey, apisecret } };
 }
 
 /** `PUT /campaigns/{id}` status changes; finishing queues the finishing job (undone if the queue refuses). */
-export async function changeCampaignStatus(services: Services, campaignId: number, to: RequestedStatus): Promise<void> {
+export async function changeCampaignStatus(services: Services, campaignId: number, to: CampaignStatus): Promise<void> {
   let refused: string | undefined;
   const now = contractTimestamp();
   const updated = await services.campaigns.update(campaignId, (current) => {
-    refused = canTransition(current.status, to) ? undefined : `campaign ${campaignId} is ${current.status}; it cannot become ${to}`;
-    if (refused) return null;
+    if (!canTransition(current.status, to)) {
+      refused = `campaign ${campaignId} is ${current.status}; it cannot become ${to}`;
+      return null;
+    }
+    refused = undefined;
     const next = statusAfterRequest(to);
     if (to === "active") return current.status === "created" ? { status: next, dateStarted: now } : { status: next, dateCompleted: null };
     if (to === "completed") return { status: next, dateCompleted: now };
@@ -135,30 +158,43 @@ export async function addImagesToCampaign(services: Services, campaignId: number
   await services.campaigns.addImages(campaignId, images);
 }
 
+/** Seconds before a label batch's check job looks at it: longer than any request that stores a batch takes. */
+const BATCH_CHECK_DELAY_SECONDS = 120;
+
 /**
  * A partner's batch: validated whole against the campaign's images before anything is written, then
- * stored (current labels replaced, history kept) and one progress job queued per image.
+ * stored all-or-nothing (current labels replaced, history kept) and its progress queued. A check job is
+ * queued first, so a request that dies half-way still ends with the whole batch stored or none of it,
+ * and with its progress counted.
  */
 export async function submitObjects(services: Services, principal: Principal, campaignId: number, batch: Submission): Promise<void> {
   const campaign = await getCampaignFor(services, principal, campaignId);
   if (!acceptsSubmissions(campaign.status)) throw conflict(`campaign ${campaignId} is ${campaign.status}; objects are accepted only while it is active`);
-  const images = await services.campaigns.getImages(campaignId, [...new Set(batch.map((e) => e.image_id))]);
+  const images = await services.campaigns.findImages(campaignId, [...new Set(batch.map((e) => e.image_id))]);
   const sizes = new Map<number, ImageSize>([...images].map(([id, image]) => [id, { width: image.width, height: image.height }]));
-  const prepared = prepareSubmission(batch, sizes, campaign.labelTranslations);
-  await services.campaigns.submit(campaignId, principal.email || principal.apikey, prepared, images);
-  await queueProgress(services, campaignId, prepared.map((p) => p.imageId));
+  const labelBatch = newLabelBatch(campaignId, principal.email || principal.apikey, prepareSubmission(batch, sizes, campaign.labelTranslations));
+  const imageIds = labelBatch.entries.map((e) => e.imageId);
+  try {
+    await services.queue.send("campaign-submission", { campaignId, batchId: labelBatch.batchId, imageIds }, { delaySeconds: BATCH_CHECK_DELAY_SECONDS });
+  } catch (error) {
+    throw unavailable(`could not queue the batch's check job (${errorMessage(error)}); nothing was stored, send the request again`);
+  }
+  try {
+    await services.labelBatches.store(labelBatch, images);
+  } catch (error) {
+    if (error instanceof BatchAbortedError) throw unavailable("the request took too long and was abandoned; nothing was stored, send it again");
+    throw error;
+  }
+  // Should this fail, the batch's check job queues the progress update instead.
+  await sendProgress(services, campaignId, imageIds).catch(() => undefined);
 }
-
-/** Images per progress message: one worker transaction moves `done` for all of them at once. */
-const PROGRESS_BATCH = 99;
 
 async function queueProgress(services: Services, campaignId: number, imageIds: number[]): Promise<void> {
   try {
-    const batches = Array.from({ length: Math.ceil(imageIds.length / PROGRESS_BATCH) }, (_, i) => imageIds.slice(i * PROGRESS_BATCH, (i + 1) * PROGRESS_BATCH));
-    await mapLimit(batches, 16, (batch) => services.queue.send("campaign-progress", { campaignId, imageIds: batch }));
+    await sendProgress(services, campaignId, imageIds);
   } catch (error) {
-    // The labels are stored; the client retries the same (idempotent) request to get the count updated.
-    throw unavailable(`labels stored, but the progress update could not be queued (${errorMessage(error)}); send the request again`);
+    // The change is stored; the client retries the same (idempotent) request to get the count updated.
+    throw unavailable(`change stored, but the progress update could not be queued (${errorMessage(error)}); send the request again`);
   }
 }
 
@@ -176,7 +212,7 @@ export const testDataSchema = z
   .strict();
 
 async function requireCampaignImages(services: Services, campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
-  const images = await services.campaigns.getImages(campaignId, imageIds);
+  const images = await services.campaigns.findImages(campaignId, imageIds);
   const missing = imageIds.filter((id) => !images.has(id));
   if (missing.length) throw unprocessable(`image_ids: ${missing.slice(0, 20).join(", ")} ${missing.length === 1 ? "is" : "are"} not part of campaign ${campaignId}`);
   return images;
@@ -196,7 +232,7 @@ export async function reviewImages(services: Services, principal: Principal, cam
   if (unlabeled.length) {
     throw conflict(`image ${unlabeled.map((i) => i.imageId).slice(0, 20).join(", ")} has no partner labels to ${review.decision}`);
   }
-  const now = new Date().toISOString();
+  const now = contractTimestamp();
   const target: LabelStatus = review.decision === "approve" ? "admin_complete" : "rejected";
   await services.campaigns.updateImages(campaignId, review.image_ids, (image) =>
     image.labelStatus === "unlabeled"
@@ -240,7 +276,10 @@ export async function campaignImagePage(services: Services, campaignId: number, 
   return { total: progress.total, images: ids.map((id) => rows.get(id)).filter((r): r is CampaignImage => r !== undefined) };
 }
 
-/** Labels of an image: the first listed campaign that has some, else the most recently finished campaign's. */
+/**
+ * Labels of an image, as the v1 contract's JSON array of objects: the first listed campaign that has
+ * some, else the most recently finished campaign's; an empty array when none has.
+ */
 export async function imageObjects(services: Services, imageId: number, campaignIds: number[] | undefined) {
   const image = await services.images.get(imageId);
   if (!image) throw notFound(`image ${imageId} does not exist`);
@@ -256,16 +295,20 @@ export async function imageObjects(services: Services, imageId: number, campaign
   for (const campaignId of candidates) {
     const entry = await services.campaigns.getImage(campaignId, imageId);
     if (entry && entry.labelStatus !== "unlabeled") {
-      return { image_id: imageId, campaign_id: campaignId, label_status: entry.labelStatus, objects: entry.objects.map(objectView) };
+      return entry.objects.map(objectView);
     }
   }
-  return { image_id: imageId, campaign_id: null, label_status: null, objects: [] };
+  return [];
 }
 
-/** Whether a labeler may fetch an image: one of its campaigns holds it. */
+/**
+ * Whether a labeler may fetch an image: one of its campaigns holds it and is not finished. Two reads
+ * (the image's campaigns, the key's scope) and one per campaign they share, whatever the key's scope holds.
+ */
 export async function labelerMaySee(services: Services, principal: Principal, imageId: number): Promise<boolean> {
-  const campaigns = await services.users.campaignsOf(principal.apikey);
-  const hits = await Promise.all(campaigns.map((c) => services.campaigns.getImage(c, imageId)));
-  return hits.some(Boolean);
+  const [holding, scope] = await Promise.all([services.campaigns.campaignsOfImage(imageId), services.users.campaignsOf(principal.apikey)]);
+  const inScope = new Set(scope);
+  const shared = await mapLimit(holding.filter((id) => inScope.has(id)), 8, (id) => services.campaigns.get(id));
+  return shared.some((campaign) => campaign !== undefined && partnerMayAccess(campaign.status));
 }
 

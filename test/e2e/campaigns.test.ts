@@ -120,7 +120,7 @@ describe("campaigns and partners", () => {
     }
     const image = await stack.host.services.campaigns.getImage(id, ids[0]!);
     expect(image).toMatchObject({ labelStatus: "unlabeled", objects: [] });
-    expect(await stack.host.services.campaigns.history(id, ids[0]!)).toEqual([]);
+    expect(await stack.host.services.labelBatches.history(id, ids[0]!)).toEqual([]);
     // The good batch alone goes through, translated.
     expect((await call(stack, "PUT", `/campaigns/${id}/objects`, partner, [good])).body).toBe("ok");
     const objects = await call(stack, "GET", `/campaigns/${id}/objects`, stack.admin);
@@ -131,6 +131,7 @@ describe("campaigns and partners", () => {
     const [imageId] = await seedImages(1, "badinput");
     const { id, partner } = await activeCampaign("badinput", "bad@example.com", [imageId!]);
     const huge = JSON.stringify([{ image_id: imageId, objects: [{ label: "x".repeat(2 * 1024 * 1024), bounding_box: box(0, 0, 1, 1) }] }]);
+    const setId = (await call(stack, "POST", "/image_sets", stack.admin, { title: "badinput-set" })).body.imageset_id as number;
     const cases: Array<[string, string, Record<string, string>, unknown, number]> = [
       ["POST", "/image_sets", stack.admin, "{not json", 400],
       ["POST", "/image_sets", stack.admin, { title: 5 }, 422],
@@ -144,7 +145,12 @@ describe("campaigns and partners", () => {
       ["GET", "/images/abc", stack.admin, undefined, 404],
       ["PUT", "/image_sets/424242", stack.admin, { new_status: "finished" }, 404],
       ["PUT", `/campaigns/${id}`, stack.admin, { new_status: "finished" }, 409],
-      ["PUT", `/campaigns/${id}`, stack.admin, { new_status: "created" }, 422],
+      // The contract: any known status the campaign cannot move to is a conflict; a value that is no status is invalid.
+      ["PUT", `/campaigns/${id}`, stack.admin, { new_status: "created" }, 409],
+      ["PUT", `/campaigns/${id}`, stack.admin, { new_status: "finish_failed" }, 409],
+      ["PUT", `/campaigns/${id}`, stack.admin, { new_status: "bogus" }, 422],
+      ["PUT", `/image_sets/${setId}`, stack.admin, { new_status: "processing" }, 409],
+      ["PUT", `/image_sets/${setId}`, stack.admin, { new_status: "bogus" }, 422],
       ["POST", `/campaigns/${id}/images`, stack.admin, [{ id: imageId }], 409],
       ["POST", "/campaigns", stack.admin, { title: "badinput", labeler_email: "x@example.com" }, 409],
       ["POST", "/campaigns", stack.admin, { title: "new-one", labeler_email: "not-an-email" }, 422],
