@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { EXPORT_FORMATS } from "../export/formats/types.js";
+import { LIMITS, relativePathField, SUFFIX_CHARACTERS, suffixProblem } from "./inputRules.js";
 import type { LabelStatus } from "./labels.js";
+import { contractTimestamp } from "./time.js";
 
 /** Masks are an export too: rendered per image by workers, offered as one zip. */
 export const JOB_FORMATS = [...EXPORT_FORMATS, "masks"] as const;
@@ -38,15 +40,49 @@ const filterFields = {
   last_activity_end: dateField.optional(),
 };
 
+/** Downloads live under this prefix of the export container; mask output folders may not use it. */
+export const DOWNLOADS_PREFIX = "downloads";
+
+/** Why `folder` (a valid relative path) may not be a mask output folder, or null: `downloads/` holds the export files. */
+export function outputFolderProblem(folder: string): string | null {
+  return folder.split("/")[0] === DOWNLOADS_PREFIX ? `may not be or start with ${DOWNLOADS_PREFIX}/ (reserved for export files)` : null;
+}
+
+/**
+ * The proper ancestors of a folder, nearest last: `a/b/c` -> `a`, `a/b`. Two mask output folders share files when
+ * they are equal or one is an ancestor of the other (`gt` and `gt/run1`); blob names are case-sensitive and a
+ * folder is listed as `<folder>/`, so `gt/run1` and `gt/run10` (or `GT`) are apart.
+ */
+export function folderAncestors(folder: string): string[] {
+  const segments = folder.split("/");
+  return segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join("/"));
+}
+
 export const maskOptionsFields = {
-  output_folder: z
+  output_folder: relativePathField("output_folder")
+    .superRefine((folder, ctx) => {
+      const problem = outputFolderProblem(folder);
+      if (problem) ctx.addIssue({ code: "custom", message: `output_folder ${problem}` });
+    })
+    .meta({
+      description:
+        `output_folder: a folder of the export container of its own for this job: a relative path of '/'-separated segments, ` +
+        `1-${LIMITS.pathLength} characters, no '.'/'..' segments, backslashes, control characters or percent-escapes, ` +
+        `not under ${DOWNLOADS_PREFIX}/; a folder that another mask export uses, or one around or inside it, is refused with 409`,
+    }),
+  suffix: z
     .string()
-    .min(1)
-    .max(512)
-    .regex(/^[A-Za-z0-9._\-/ ]+$/, "output_folder is a blob prefix: letters, digits, '.', '_', '-', '/' and spaces")
-    .refine((p) => !p.split("/").some((s) => s === ".." || s === "."), "output_folder may not hold '.' or '..' segments")
-    .refine((p) => p.replace(/^\/+/, "").split("/")[0] !== "downloads", "output_folder may not start with downloads/ (reserved for export files)"),
-  suffix: z.string().max(64).regex(/^[A-Za-z0-9._-]*$/, "suffix may only hold letters, digits, '.', '_' and '-'").default("_gt"),
+    .superRefine((suffix, ctx) => {
+      const problem = suffixProblem(suffix);
+      if (problem) ctx.addIssue({ code: "custom", message: `suffix ${problem}` });
+    })
+    .default("_gt")
+    .meta({
+      description: `suffix: 1-${LIMITS.suffixLength} characters of letters, digits, '.', '_' and '-' (default _gt)`,
+      minLength: 1,
+      maxLength: LIMITS.suffixLength,
+      pattern: SUFFIX_CHARACTERS.source,
+    }),
   gt_mode: z.enum(GT_MODE_NAMES),
 };
 
@@ -88,7 +124,11 @@ export const latestLabelsRequestSchema = z
 
 type DateBound = { at: string; dateOnly: boolean };
 
-/** Stored export filters: plain ISO bounds, end exclusive (a date-only end covers that whole day, a time end that second). */
+/**
+ * Stored export filters. Bounds are timestamps in the contract's format (`YYYY-MM-DDThh:mm:ss.ffffffZ`, as the
+ * campaign image rows store `firstLabeledAt` and `lastActivityAt`), because the table compares them as strings;
+ * the end is exclusive (a date-only end covers that whole day, a time end that second).
+ */
 export interface ExportFilter {
   labelStatus: LabelStatus[] | null;
   testData?: boolean;
@@ -98,7 +138,9 @@ export interface ExportFilter {
   activityBefore?: string;
 }
 
-const exclusiveEnd = (bound: DateBound) => new Date(new Date(bound.at).getTime() + (bound.dateOnly ? 86_400_000 : 1000)).toISOString();
+/** A bound as stored: the contract's timestamp, so a row stamped exactly at the bound compares equal. */
+export const filterBound = (at: string | Date) => contractTimestamp(new Date(at));
+const exclusiveEnd = (bound: DateBound) => filterBound(new Date(new Date(bound.at).getTime() + (bound.dateOnly ? 86_400_000 : 1000)));
 
 export function labelStatusesFor(filter: LabelStatusFilter): LabelStatus[] | null {
   if (filter === "all") return null;
@@ -116,9 +158,9 @@ export function toExportFilter(body: {
   return {
     labelStatus: labelStatusesFor(body.label_status),
     ...(body.test_data !== undefined ? { testData: body.test_data } : {}),
-    ...(body.start ? { labeledFrom: body.start.at } : {}),
+    ...(body.start ? { labeledFrom: filterBound(body.start.at) } : {}),
     ...(body.end ? { labeledBefore: exclusiveEnd(body.end) } : {}),
-    ...(body.last_activity_start ? { activityFrom: body.last_activity_start.at } : {}),
+    ...(body.last_activity_start ? { activityFrom: filterBound(body.last_activity_start.at) } : {}),
     ...(body.last_activity_end ? { activityBefore: exclusiveEnd(body.last_activity_end) } : {}),
   };
 }

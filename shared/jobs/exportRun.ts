@@ -1,4 +1,5 @@
 import type { StoredExportOptions } from "../app/exports.js";
+import { DOWNLOADS_PREFIX } from "../domain/exports.js";
 import { contractTimestamp } from "../domain/time.js";
 import { createExportStream, exportContentType, exportFileExtension } from "../export/formats/index.js";
 import type { ExportFormat, ExportSource } from "../export/formats/types.js";
@@ -15,9 +16,6 @@ const UPLOAD_BUFFERS = 4;
 const PROGRESS_EVERY = 2000;
 
 export const exportOptions = (record: ExportRecord) => record.options as unknown as StoredExportOptions;
-
-/** Downloads live under this prefix of the export container; mask output folders may not use it. */
-export const DOWNLOADS_PREFIX = "downloads";
 
 /** `downloads/<campaignId>/<exportId>/<title>_<format><ext>` in the export container. */
 export function exportBlobName(record: ExportRecord, title: string, extension: string): string {

@@ -1,7 +1,8 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import { contractTimestamp } from "../domain/time.js";
 import { campaignExportSource } from "../export/source.js";
-import { ZipWriter } from "../export/zip.js";
+import { imageRef, StatsCollector, UniqueNamer, withoutExtension, type NamedImage } from "../export/formats/common.js";
+import { safeEntryPath, ZipWriter } from "../export/zip.js";
 import { PermanentJobError } from "../errors.js";
 import { buildClassIndex, renderMask, type GtMode } from "../masks/render.js";
 import type { ExportRecord } from "../repos/exports.js";
@@ -20,17 +21,75 @@ interface MaskJobOptions {
 
 const maskOptions = (record: ExportRecord) => exportOptions(record).masks as MaskJobOptions;
 
-/** Output names mirror the image's path under the output folder, so images from different sets never collide. */
-export function maskBlobNames(outputFolder: string, blobPath: string, suffix: string) {
-  const base = `${outputFolder}/${blobPath}`;
-  const stem = base.replace(/\.[^./]*$/, "");
-  return { image: base, mask: `${stem}${suffix}.png`, legend: `${stem}${suffix}.json` };
+/** The job's class legend, at the root of its output folder. */
+export const LEGEND_NAME = "legend.json";
+/** Blob Storage's limit on a blob name. */
+const MAX_BLOB_NAME = 1024;
+
+/** One image's three outputs, relative to the output folder. */
+export interface MaskOutputNames {
+  /** The server-side copy of the image: its path, extension kept. */
+  image: string;
+  /** `<stem><suffix>.png` */
+  mask: string;
+  /** `<stem><suffix>.json` */
+  legend: string;
+}
+
+/** The outputs for an image stem (its path without extension, `__<id>` appended when renamed). */
+export function maskOutputNames(stem: string, extension: string, suffix: string): MaskOutputNames {
+  return { image: `${stem}${extension}`, mask: `${stem}${suffix}.png`, legend: `${stem}${suffix}.json` };
+}
+
+const nameList = (names: MaskOutputNames) => [names.image, names.mask, names.legend];
+
+/**
+ * An image's outputs as the renderer writes them: the default names mirror the image's path under the output
+ * folder; `renamedStem` is the stem the control stage stored for an image it had to rename. Undefined when the
+ * path cannot be a file name (the control stage skips such images).
+ */
+export function maskImageNames(blobPath: string, suffix: string, renamedStem?: string): MaskOutputNames | undefined {
+  const path = safeEntryPath(blobPath);
+  if (path === null) return undefined;
+  const stem = withoutExtension(path);
+  return maskOutputNames(renamedStem ?? stem, path.slice(stem.length), suffix);
 }
 
 /**
- * The mask export's control job. First delivery: fixes the class legend for the whole campaign, writes
- * `legend.json`, and fans one `mask-render` message out per matching image (many workers render in
- * parallel). Once every image is rendered it runs again and zips the output folder into the download.
+ * Decides the output names of one mask job, image by image in id order: all names of the job (three per image,
+ * plus legend.json) are one namespace compared ignoring case, since the zip is unpacked on case-insensitive file
+ * systems too. A clash renames the later image's stem by the exporters' rule (`<stem>__<imageId>`, then `_2`, ...)
+ * with the same warning. Returns null (with a warning) for an image that cannot be written.
+ */
+export class MaskNamer {
+  private readonly namer: UniqueNamer;
+
+  constructor(
+    private readonly outputFolder: string,
+    private readonly suffix: string,
+    private readonly stats: StatsCollector,
+  ) {
+    this.namer = new UniqueNamer(stats, { caseInsensitive: true, reserved: [LEGEND_NAME] });
+  }
+
+  claim(image: NamedImage): { names: MaskOutputNames; renamedStem?: string } | null {
+    const claimed = this.namer.claim(image, (stem, extension) => nameList(maskOutputNames(stem, extension, this.suffix)));
+    if (!claimed) return null;
+    const names = maskOutputNames(claimed.stem, claimed.extension, this.suffix);
+    const longest = Math.max(...nameList(names).map((name) => this.outputFolder.length + 1 + name.length));
+    if (longest > MAX_BLOB_NAME) {
+      this.stats.warn(`${imageRef(image)}: skipped: its output names would be longer than the ${MAX_BLOB_NAME} characters a blob name may have`);
+      return null;
+    }
+    return claimed.renamed ? { names, renamedStem: claimed.stem } : { names };
+  }
+}
+
+/**
+ * The mask export's control job. First delivery: fixes the class legend for the whole campaign, decides every
+ * image's output names (storing the stems of renamed images for the renderers), writes `legend.json`, and fans
+ * one `mask-render` message out per matching image (many workers render in parallel). Once every image is
+ * rendered it runs again and zips the output folder, which this job alone writes to, into the download.
  */
 export async function runMaskExportStage(services: Services, record: ExportRecord, log: JobLog): Promise<void> {
   const options = maskOptions(record);
@@ -44,30 +103,43 @@ export async function runMaskExportStage(services: Services, record: ExportRecor
   }
   const classIndex = buildClassIndex(labels);
   const classLabels = [...classIndex.keys()];
+  const stats = new StatsCollector();
+  const namer = new MaskNamer(options.outputFolder, options.suffix, stats);
   const ids: number[] = [];
-  for await (const image of campaignExportSource(services, record.campaignId, filter)()) ids.push(image.imageId);
+  const renames: Array<{ imageId: number; stem: string }> = [];
+  for await (const image of campaignExportSource(services, record.campaignId, filter)()) {
+    const claimed = namer.claim(image);
+    if (!claimed) continue;
+    ids.push(image.imageId);
+    if (claimed.renamedStem !== undefined) renames.push({ imageId: image.imageId, stem: claimed.renamedStem });
+  }
   const total = ids.length;
-  await output.getBlockBlobClient(`${options.outputFolder}/legend.json`).upload(
+  await services.exports.saveRenames(record.exportId, renames);
+  await output.getBlockBlobClient(`${options.outputFolder}/${LEGEND_NAME}`).upload(
     JSON.stringify({ gt_mode: options.gtMode, background: 0, classes: classLabels.map((label, i) => ({ value: i + 1, label })) }, null, 2),
     0,
     { blobHTTPHeaders: { blobContentType: "application/json" } },
   );
+  const naming = stats.result();
   const updated = await services.exports.update(record.exportId, (current) => ({
     status: "running",
     stage: "render",
     dateStarted: current.dateStarted ?? contractTimestamp(),
     progressTotal: total,
     options: { ...current.options, masks: { ...options, classLabels } },
+    // A repeated control run keeps the warnings the renders added since.
+    ...(current.stage === "render" ? {} : { warnings: naming.warnings, warningCount: naming.warningCount }),
   }));
   if (total === 0) return zipMasks(services, updated!, output, log);
   await mapLimit(ids, 32, (imageId) =>
     services.queue.send("mask-render", { exportId: record.exportId, imageId }, { messageId: `mask-render:${record.exportId}:${imageId}` }),
   );
-  log.info(`fanned out ${ids.length} mask renders`);
+  log.info(`fanned out ${ids.length} mask renders (${renames.length} renamed, ${naming.warningCount} warnings)`);
 }
 
 /**
- * Renders one image's mask beside a server-side copy of the image. Re-rendering writes the same bytes,
+ * Renders one image's mask beside a server-side copy of the image, under the names the control stage decided
+ * (one point read: a row exists only for a renamed image). Re-rendering writes the same bytes to the same names,
  * and the unit is counted once however often it is delivered; the last one queues the zip stage.
  */
 export async function runMaskRender(services: Services, exportId: string, imageId: number, log: JobLog): Promise<void> {
@@ -80,16 +152,18 @@ export async function runMaskRender(services: Services, exportId: string, imageI
   const options = maskOptions(record);
   const image = await services.campaigns.getImage(record.campaignId, imageId);
   if (!image) throw new PermanentJobError(`image ${imageId} is not part of campaign ${record.campaignId}`);
+  const relative = maskImageNames(image.blobPath, options.suffix, await services.exports.getRename(exportId, imageId));
+  if (!relative) throw new PermanentJobError(`image ${imageId}: blob path ${JSON.stringify(image.blobPath)} cannot be used as a file name`);
   const classIndex = new Map((options.classLabels ?? []).map((label, i) => [label, i + 1]));
   const rendered = await renderMask({ width: image.width, height: image.height, objects: image.objects, mode: options.gtMode, classIndex });
   const output = services.clients.blobService.getContainerClient(services.config.exportContainer);
-  const names = maskBlobNames(options.outputFolder, image.blobPath, options.suffix);
+  const at = (name: string) => output.getBlockBlobClient(`${options.outputFolder}/${name}`);
   const source = await services.sas.blobUrl(services.config.imageContainer, image.blobPath, "r", new Date(Date.now() + 15 * 60_000));
   const legend = JSON.stringify({ image_id: imageId, ...rendered.legend });
   await Promise.all([
-    output.getBlockBlobClient(names.image).syncCopyFromURL(source),
-    output.getBlockBlobClient(names.mask).uploadData(rendered.png, { blobHTTPHeaders: { blobContentType: "image/png" } }),
-    output.getBlockBlobClient(names.legend).upload(legend, Buffer.byteLength(legend), { blobHTTPHeaders: { blobContentType: "application/json" } }),
+    at(relative.image).syncCopyFromURL(source),
+    at(relative.mask).uploadData(rendered.png, { blobHTTPHeaders: { blobContentType: "image/png" } }),
+    at(relative.legend).upload(legend, Buffer.byteLength(legend), { blobHTTPHeaders: { blobContentType: "application/json" } }),
   ]);
   const after = await services.exports.markUnitDone(exportId, String(imageId), {
     objects: image.objects.length - rendered.warnings.length,
@@ -100,7 +174,11 @@ export async function runMaskRender(services: Services, exportId: string, imageI
   }
 }
 
-/** Zips the output folder (streamed blob by blob) into the export's one download. */
+/**
+ * Zips the output folder (streamed blob by blob) into the export's one download. The folder is this job's own
+ * (claimed when the request was accepted; no other job may use it, an ancestor or a folder inside it), so its
+ * listing holds exactly the job's files.
+ */
 async function zipMasks(services: Services, record: ExportRecord, output: ContainerClient, log: JobLog): Promise<void> {
   const options = maskOptions(record);
   const campaign = await services.campaigns.get(record.campaignId);

@@ -1,5 +1,6 @@
-import { randomBytes } from "node:crypto";
-import type { TableClient, } from "@azure/data-tables";
+import { createHash, randomBytes } from "node:crypto";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { folderAncestors } from "../domain/exports.js";
 import { ConcurrencyError } from "../errors.js";
 import { isTransactionConflict, jitter } from "../storage/denseList.js";
 import type { Row } from "../storage/denseList.js";
@@ -36,6 +37,30 @@ export interface ExportRecord {
 export type ExportChange = Partial<Omit<ExportRecord, "exportId" | "campaignId" | "format" | "createdBy" | "dateCreated" | "etag">>;
 
 const partitionOf = (campaignId: number) => `campaign!${pad(campaignId)}`;
+
+/** Mask output folder claims: one partition for the whole export container, so one transaction covers a folder and its ancestors. */
+const FOLDERS = "folders";
+/** Row key of a folder's row: a hash, because a folder (up to 512 characters of any script) may not fit or be allowed in a key. */
+const folderKey = (folder: string) => `folder!${createHash("sha256").update(folder, "utf8").digest("hex")}`;
+/** Row key of a mask image's output stem, kept only for images renamed to keep output names unique. */
+const renameKey = (exportId: string, imageId: number) => `rename!${exportId}!${imageId}`;
+
+/** A claim younger than this is live even without its export record (the request that made it may still be running). */
+export const STALE_CLAIM_MS = 5 * 60_000;
+
+/** The outcome of claiming a mask output folder. */
+export type FolderClaim =
+  | { ok: true }
+  /** `folder` (the claimed one, one of its ancestors, or one inside it) is written to by export `owner`. */
+  | { ok: false; relation: "same" | "inside" | "holds"; folder: string; owner: string };
+
+interface FolderRow {
+  folder: string;
+  /** The export that writes into this folder; empty for a marker row (an ancestor of claimed folders). */
+  owner: string;
+  claimedAt: number;
+  etag: string;
+}
 
 /** `<campaignId>-<yyyymmddhhmmss>-<random>`: names its campaign's partition and sorts by creation time. */
 export function newExportId(campaignId: number, now = new Date()): string {
@@ -179,5 +204,122 @@ export class ExportStore {
       }
     }
     throw new ConcurrencyError(`export ${exportId}`);
+  }
+
+  /**
+   * Claims `folder` of the export container for export `exportId`, race-free: fails when the folder, one of its
+   * ancestors or one folder inside it belongs to another live export (siblings such as `gt/run1` and `gt/run2` are
+   * fine). Each claimed folder has an owner row; each proper ancestor of it a marker row (owner empty). A claim
+   * creates or updates (under their ETags) its owner row and all its ancestor rows in one transaction in one
+   * partition, so of two overlapping claims exactly one commits; the other retries and sees the winner. A claim is
+   * live while its export record exists, or for `STALE_CLAIM_MS` after it was made; a dead one (a request that
+   * crashed between claiming and recording) is taken over.
+   */
+  async claimFolder(folder: string, exportId: string, clock: () => number = Date.now): Promise<FolderClaim> {
+    const ancestors = folderAncestors(folder);
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const now = clock();
+      const [own, ...above] = await Promise.all([folder, ...ancestors].map((f) => this.folderRow(f)));
+      const actions: TransactionAction[] = [];
+      for (const [i, row] of above.entries()) {
+        if (row && row.owner && (await this.claimLive(row, now))) return { ok: false, relation: "inside", folder: ancestors[i]!, owner: row.owner };
+        // A missing ancestor gets a marker; an existing one (marker, or a dead claim turned into one) is rewritten
+        // under its ETag, so a concurrent claim of that ancestor cannot slip in between.
+        actions.push(
+          row
+            ? ["update", { partitionKey: FOLDERS, rowKey: folderKey(row.folder), folder: row.folder, owner: "", claimedAt: row.owner ? now : row.claimedAt, touchedAt: now }, "Replace", { etag: row.etag }]
+            : ["create", { partitionKey: FOLDERS, rowKey: folderKey(ancestors[i]!), folder: ancestors[i]!, owner: "", claimedAt: now, touchedAt: now }],
+        );
+      }
+      const mine = { partitionKey: FOLDERS, rowKey: folderKey(folder), folder, owner: exportId, claimedAt: now, touchedAt: now };
+      if (!own) actions.push(["create", mine]);
+      else {
+        if (own.owner === exportId) return { ok: true };
+        if (own.owner && (await this.claimLive(own, now))) return { ok: false, relation: "same", folder, owner: own.owner };
+        if (!own.owner) {
+          // A marker: folders inside this one were claimed. Free only if none of those claims is live.
+          for (const inner of await this.foldersInside(folder)) {
+            if (await this.claimLive(inner, now)) return { ok: false, relation: "holds", folder: inner.folder, owner: inner.owner };
+          }
+        }
+        actions.push(["update", mine, "Replace", { etag: own.etag }]);
+      }
+      try {
+        await this.table.submitTransaction(actions);
+        return { ok: true };
+      } catch (error) {
+        if (!isTransactionConflict(error)) throw error;
+        await jitter(attempt);
+      }
+    }
+    throw new ConcurrencyError(`output folder ${folder}`);
+  }
+
+  /** The export that owns `folder`, if any (live or not). */
+  async folderOwner(folder: string): Promise<string | undefined> {
+    return (await this.folderRow(folder))?.owner || undefined;
+  }
+
+  /** Gives a claim back (a request that failed after claiming). Ancestor markers stay: a marker with no live claim inside is free. */
+  async releaseFolder(folder: string, exportId: string): Promise<void> {
+    const row = await this.folderRow(folder);
+    if (row?.owner !== exportId) return;
+    try {
+      await this.table.deleteEntity(FOLDERS, folderKey(folder), { etag: row.etag });
+    } catch (error) {
+      if (!isConflict(error) && !isNotFound(error)) throw error;
+    }
+  }
+
+  private async folderRow(folder: string): Promise<FolderRow | undefined> {
+    try {
+      const row = await this.table.getEntity<Record<string, unknown>>(FOLDERS, folderKey(folder));
+      return { folder: String(row.folder), owner: String(row.owner ?? ""), claimedAt: Number(row.claimedAt ?? 0), etag: String(row.etag) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Claimed folders inside `folder` (owner rows only); a scan of the claims partition, needed only when claiming a marked folder. */
+  private async foldersInside(folder: string): Promise<FolderRow[]> {
+    const out: FolderRow[] = [];
+    // Every name starting with `<folder>/` sorts in [`<folder>/`, `<folder>0`): '0' follows '/'.
+    const filter = odata`PartitionKey eq ${FOLDERS} and folder gt ${`${folder}/`} and folder lt ${`${folder}0`} and owner ne ''`;
+    for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      out.push({ folder: String(row.folder), owner: String(row.owner ?? ""), claimedAt: Number(row.claimedAt ?? 0), etag: String(row.etag) });
+    }
+    return out;
+  }
+
+  /** A claim is live while its export record exists or while it is younger than `STALE_CLAIM_MS`. */
+  private async claimLive(row: FolderRow, now: number): Promise<boolean> {
+    if (!row.owner) return false;
+    if (now - row.claimedAt < STALE_CLAIM_MS) return true;
+    return (await this.get(row.owner)) !== undefined;
+  }
+
+  /** Stores the output stems of the images a mask export renamed (up to 100 rows per transaction; rewriting is harmless). */
+  async saveRenames(exportId: string, renames: ReadonlyArray<{ imageId: number; stem: string }>): Promise<void> {
+    const campaignId = campaignOfExport(exportId);
+    if (campaignId === undefined) throw new RangeError(`not an export id: ${exportId}`);
+    const pk = partitionOf(campaignId);
+    for (let start = 0; start < renames.length; start += 100) {
+      await this.table.submitTransaction(
+        renames.slice(start, start + 100).map(({ imageId, stem }) => ["upsert", { partitionKey: pk, rowKey: renameKey(exportId, imageId), stem }, "Replace"]),
+      );
+    }
+  }
+
+  /** The output stem a mask export gave `imageId` when it renamed it; undefined when the image keeps its default names. */
+  async getRename(exportId: string, imageId: number): Promise<string | undefined> {
+    const campaignId = campaignOfExport(exportId);
+    if (campaignId === undefined) return undefined;
+    try {
+      return String((await this.table.getEntity<Record<string, unknown>>(partitionOf(campaignId), renameKey(exportId, imageId))).stem);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 }

@@ -117,6 +117,8 @@ describe("export jobs through the API", () => {
       [{ format: "masks" }, 422],
       [{ format: "json", gt_mode: "filled_polygon" }, 422],
       [{ format: "masks", output_folder: "../etc", gt_mode: "filled_polygon" }, 422],
+      [{ format: "masks", output_folder: "downloads/x", gt_mode: "filled_polygon" }, 422],
+      [{ format: "masks", output_folder: "gt/empty-suffix", suffix: "", gt_mode: "filled_polygon" }, 422],
     ] as const) {
       const r = await call(stack, "POST", `/campaigns/${campaignId}/exports`, stack.admin, body);
       expect(r.status, JSON.stringify(body)).toBe(status);
@@ -153,6 +155,13 @@ describe("export jobs through the API", () => {
     // The copied image is the stored image, byte for byte.
     const stored = await stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer).getBlobClient("uploads/exp/img-0.png").downloadToBuffer();
     expect(zip.get("uploads/exp/img-0.png")!.equals(stored)).toBe(true);
+
+    // The folder is the job's own: a folder around it or inside it is refused, naming the job.
+    for (const output_folder of ["gt", "gt/run1", "gt/run1/x"]) {
+      const refused = await call(stack, "PUT", `/campaigns/${campaignId}/label_images`, stack.admin, { output_folder, gt_mode: "filled_polygon" });
+      expect(refused.status, output_folder).toBe(409);
+      expect(refused.body.detail).toContain(`belongs to export ${job.export_id}`);
+    }
 
     const semantic = await readZip((await runExport({ format: "masks", output_folder: "gt/sem", gt_mode: "filled_semantic", label_status: "user_complete" })).file);
     const legend = JSON.parse(semantic.get("legend.json")!.toString());

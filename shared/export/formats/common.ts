@@ -46,7 +46,7 @@ export function validObjects(image: ExportImage, stats: StatsCollector | null): 
   return objects;
 }
 
-export function imageRef(image: ExportImage): string {
+export function imageRef(image: Pick<ExportImage, "imageId" | "blobPath">): string {
   return `image ${image.imageId} (${image.blobPath})`;
 }
 
@@ -140,37 +140,91 @@ export function withoutExtension(path: string): string {
   return dot > slash + 1 ? path.slice(0, dot) : path;
 }
 
+/** What a namer needs of an image: its id (for `__<id>`) and its blob path (the default names). */
+export type NamedImage = Pick<ExportImage, "imageId" | "blobPath">;
+
+/** The names one image gets, or null (with a warning) when its blob path cannot be a file name. */
+export interface ClaimedNames {
+  /** The image path without its extension, `__<imageId>` (and `_<n>`) appended when renamed. */
+  stem: string;
+  /** The image path's extension (`.png`, `` when none), kept as it is. */
+  extension: string;
+  /** The names `names(stem, extension)` gave, in that order. */
+  names: string[];
+  renamed: boolean;
+}
+
 /**
- * Hands out per-image entry names (`<prefix><image path without extension><suffix>`) in a zip. Two images whose
- * paths differ only by extension would collide; the later one gets `__<imageId>` appended and a warning. This keeps
- * one name per image: the only export state that grows with the number of images (never with objects).
+ * The one rule for per-image output names in one namespace (a zip, a mask folder). Each image's names derive from
+ * its path without extension (the stem); when any of them is taken already, the image's stem becomes
+ * `<stem>__<imageId>` (then `__<imageId>_2`, `_3`, ...) and a warning names the clash:
+ * `image <id> (<path>): <name> already used by another image, written as <renamed>`. Images are claimed in a fixed
+ * order (image id), so the same images always get the same names. Keeps one set entry per name: the only export
+ * state that grows with the number of images (never with objects).
  */
-export class EntryNamer {
+export class UniqueNamer {
   private readonly taken = new Set<string>();
+  private readonly key: (name: string) => string;
 
   constructor(
-    private readonly prefix: string,
-    private readonly suffix: string,
-    private readonly stats: StatsCollector,
-  ) {}
+    private readonly stats: Pick<StatsCollector, "warn">,
+    options: {
+      /** Compare names ignoring case (for outputs unpacked on case-insensitive file systems). */
+      caseInsensitive?: boolean;
+      /** Names that are never handed out (e.g. a legend written beside the images). */
+      reserved?: Iterable<string>;
+    } = {},
+  ) {
+    this.key = options.caseInsensitive ? (name) => name.toLowerCase() : (name) => name;
+    for (const name of options.reserved ?? []) this.taken.add(this.key(name));
+  }
 
-  /** The entry name, or null (with a warning) when the blob path cannot be a zip entry. */
-  claim(image: ExportImage): string | null {
+  claim(image: NamedImage, names: (stem: string, extension: string) => string[]): ClaimedNames | null {
     const path = safeEntryPath(image.blobPath);
     if (path === null) {
       this.stats.warn(`${imageRef(image)}: skipped: blob path cannot be used as a file name in the archive`);
       return null;
     }
-    const stem = withoutExtension(path);
-    let name = `${this.prefix}${stem}${this.suffix}`;
-    if (this.taken.has(name)) {
-      let renamed = `${this.prefix}${stem}__${image.imageId}${this.suffix}`;
-      for (let n = 2; this.taken.has(renamed); n++) renamed = `${this.prefix}${stem}__${image.imageId}_${n}${this.suffix}`;
-      this.stats.warn(`${imageRef(image)}: ${name} already used by another image, written as ${renamed}`);
-      name = renamed;
+    const base = withoutExtension(path);
+    const extension = path.slice(base.length);
+    const wanted = names(base, extension);
+    const clash = wanted.findIndex((name) => this.taken.has(this.key(name)));
+    let stem = base;
+    let chosen = wanted;
+    if (clash >= 0) {
+      const free = (candidate: string[]) => candidate.every((name) => !this.taken.has(this.key(name)));
+      stem = `${base}__${image.imageId}`;
+      chosen = names(stem, extension);
+      for (let n = 2; !free(chosen); n++) {
+        stem = `${base}__${image.imageId}_${n}`;
+        chosen = names(stem, extension);
+      }
+      this.stats.warn(`${imageRef(image)}: ${wanted[clash]} already used by another image, written as ${chosen[clash]}`);
     }
-    this.taken.add(name);
-    return name;
+    for (const name of chosen) this.taken.add(this.key(name));
+    return { stem, extension, names: chosen, renamed: clash >= 0 };
+  }
+}
+
+/**
+ * Hands out per-image entry names (`<prefix><image path without extension><suffix>`) in a zip, by the
+ * `UniqueNamer` rule: two images whose paths differ only by extension would collide; the later one gets
+ * `__<imageId>` appended and a warning.
+ */
+export class EntryNamer {
+  private readonly namer: UniqueNamer;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly suffix: string,
+    stats: StatsCollector,
+  ) {
+    this.namer = new UniqueNamer(stats);
+  }
+
+  /** The entry name, or null (with a warning) when the blob path cannot be a zip entry. */
+  claim(image: ExportImage): string | null {
+    return this.namer.claim(image, (stem) => [`${this.prefix}${stem}${this.suffix}`])?.names[0] ?? null;
   }
 }
 
