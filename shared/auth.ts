@@ -2,6 +2,7 @@ import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } fr
 import { promisify } from "node:util";
 import type { TableClient } from "@azure/data-tables";
 import { forbidden, unauthorized } from "./errors.js";
+import { readRow } from "./storage/rows.js";
 import { encodeKey, isConflict, isNotFound, pad } from "./storage/tableErrors.js";
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
@@ -91,12 +92,7 @@ export class UserStore {
 
   async getUser(apikey: string): Promise<UserRow | undefined> {
     if (apikey.length > 256) return undefined;
-    try {
-      return await this.table.getEntity<UserRow>(userPk(apikey), "user");
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return readRow<UserRow>(this.table, userPk(apikey), "user");
   }
 
   /** Creates or resets a user with the given key and secret (local admin, `create-admin`). */
@@ -181,13 +177,8 @@ export class UserStore {
     return ids;
   }
 
-  private async getEmailIndex(email: string): Promise<{ apikey: string } | undefined> {
-    try {
-      return await this.table.getEntity<{ apikey: string }>(emailPk(email), "user");
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  private getEmailIndex(email: string): Promise<{ apikey: string } | undefined> {
+    return readRow<{ apikey: string }>(this.table, emailPk(email), "user");
   }
 }
 

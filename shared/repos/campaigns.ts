@@ -5,7 +5,8 @@ import { ConcurrencyError } from "../errors.js";
 import { DenseList, type Row, isTransactionConflict, jitter } from "../storage/denseList.js";
 import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
 import { planTransactions } from "../storage/transactions.js";
-import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
+import { readRow } from "../storage/rows.js";
+import { isConflict, pad } from "../storage/tableErrors.js";
 import type { ImageRecord } from "./images.js";
 import { mapLimit } from "../util/concurrency.js";
 import { idRuns, inRanges, mergeRanges } from "../util/idRanges.js";
@@ -443,12 +444,7 @@ export class CampaignStore {
     return { progress, reachedTotal };
   }
 
-  private async getRow(rowKey: string, campaignId: number): Promise<Record<string, unknown> | undefined> {
-    try {
-      return await this.data.getEntity<Record<string, unknown>>(partitionOf(campaignId), rowKey);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  private getRow(rowKey: string, campaignId: number): Promise<Record<string, unknown> | undefined> {
+    return readRow(this.data, partitionOf(campaignId), rowKey);
   }
 }

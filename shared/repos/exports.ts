@@ -4,6 +4,7 @@ import { folderAncestors } from "../domain/exports.js";
 import { ConcurrencyError } from "../errors.js";
 import { isTransactionConflict, jitter } from "../storage/denseList.js";
 import type { Row } from "../storage/denseList.js";
+import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 
 export const EXPORT_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
@@ -61,6 +62,13 @@ interface FolderRow {
   claimedAt: number;
   etag: string;
 }
+
+const toFolderRow = (row: Record<string, unknown>): FolderRow => ({
+  folder: String(row.folder),
+  owner: String(row.owner ?? ""),
+  claimedAt: Number(row.claimedAt ?? 0),
+  etag: String(row.etag),
+});
 
 /** `<campaignId>-<yyyymmddhhmmss>-<random>`: names its campaign's partition and sorts by creation time. */
 export function newExportId(campaignId: number, now = new Date()): string {
@@ -127,12 +135,8 @@ export class ExportStore {
   async get(exportId: string): Promise<ExportRecord | undefined> {
     const campaignId = campaignOfExport(exportId);
     if (campaignId === undefined) return undefined;
-    try {
-      return toRecord(await this.table.getEntity<Record<string, unknown>>(partitionOf(campaignId), exportId));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const row = await readRow(this.table, partitionOf(campaignId), exportId);
+    return row && toRecord(row);
   }
 
   async listForCampaign(campaignId: number): Promise<ExportRecord[]> {
@@ -272,13 +276,8 @@ export class ExportStore {
   }
 
   private async folderRow(folder: string): Promise<FolderRow | undefined> {
-    try {
-      const row = await this.table.getEntity<Record<string, unknown>>(FOLDERS, folderKey(folder));
-      return { folder: String(row.folder), owner: String(row.owner ?? ""), claimedAt: Number(row.claimedAt ?? 0), etag: String(row.etag) };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const row = await readRow(this.table, FOLDERS, folderKey(folder));
+    return row && toFolderRow(row);
   }
 
   /** Claimed folders inside `folder` (owner rows only); a scan of the claims partition, needed only when claiming a marked folder. */
@@ -287,7 +286,7 @@ export class ExportStore {
     // Every name starting with `<folder>/` sorts in [`<folder>/`, `<folder>0`): '0' follows '/'.
     const filter = odata`PartitionKey eq ${FOLDERS} and folder gt ${`${folder}/`} and folder lt ${`${folder}0`} and owner ne ''`;
     for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      out.push({ folder: String(row.folder), owner: String(row.owner ?? ""), claimedAt: Number(row.claimedAt ?? 0), etag: String(row.etag) });
+      out.push(toFolderRow(row));
     }
     return out;
   }
@@ -315,11 +314,7 @@ export class ExportStore {
   async getRename(exportId: string, imageId: number): Promise<string | undefined> {
     const campaignId = campaignOfExport(exportId);
     if (campaignId === undefined) return undefined;
-    try {
-      return String((await this.table.getEntity<Record<string, unknown>>(partitionOf(campaignId), renameKey(exportId, imageId))).stem);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const row = await readRow(this.table, partitionOf(campaignId), renameKey(exportId, imageId));
+    return row && String(row.stem);
   }
 }

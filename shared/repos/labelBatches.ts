@@ -5,6 +5,7 @@ import { contractTimestamp } from "../domain/time.js";
 import { ConcurrencyError } from "../errors.js";
 import { isTransactionConflict, jitter } from "../storage/denseList.js";
 import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
+import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import { fitsOneTransaction, planTransactions } from "../storage/transactions.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -257,13 +258,8 @@ export class LabelBatchStore {
     return this.getRow(campaignId, historyKey(imageId, batchId));
   }
 
-  private async getRow(campaignId: number, rowKey: string): Promise<Record<string, unknown> | undefined> {
-    try {
-      return await this.data.getEntity<Record<string, unknown>>(campaignPartition(campaignId), rowKey);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  private getRow(campaignId: number, rowKey: string): Promise<Record<string, unknown> | undefined> {
+    return readRow(this.data, campaignPartition(campaignId), rowKey);
   }
 
   /** Staged rows of an aborted batch are never read; removing them just keeps the partition tidy. */

@@ -3,7 +3,8 @@ import type { TableClient, TableEntityResult, TransactionAction } from "@azure/d
 /** A table row as read back (with etag and timestamp). */
 export type Row = TableEntityResult<Record<string, unknown>>;
 import { ConcurrencyError } from "../errors.js";
-import { isConflict, isNotFound, pad } from "./tableErrors.js";
+import { readRow } from "./rows.js";
+import { isConflict, pad } from "./tableErrors.js";
 
 /**
  * An append-only list in one table partition whose items get dense positions 0, 1, 2, ... exactly once
@@ -123,13 +124,8 @@ export class DenseList {
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));
   }
 
-  private async getRow(rowKey: string): Promise<Row | undefined> {
-    try {
-      return await this.table.getEntity<Record<string, unknown>>(this.partitionKey, rowKey);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  private getRow(rowKey: string): Promise<Row | undefined> {
+    return readRow(this.table, this.partitionKey, rowKey);
   }
 }
 
