@@ -91,8 +91,11 @@ function originOf(host: string | undefined): string {
 }
 
 /**
- * The request target as a URL and its decoded path. Both come straight from the client, so anything that
- * does not parse is the client's mistake: a 400 naming it, never a 500.
+ * The request target as a URL (for the query) and its path as sent, still percent-encoded: routes match
+ * segment by segment on that, and each parameter is decoded on its own, so an encoded '/' stays inside
+ * its segment. The path is not normalised: a '.' or '..' segment (sent as is or percent-encoded) would
+ * make an id address another route, so it is refused. Anything that does not parse is the client's
+ * mistake: a 400 naming it, never a 500.
  */
 export function parseTarget(target: string | undefined, host: string | undefined): { url: URL; path: string } {
   let url: URL;
@@ -101,11 +104,17 @@ export function parseTarget(target: string | undefined, host: string | undefined
   } catch {
     throw badRequest(`the request target ${quote(target ?? "")} is not a valid URL`);
   }
-  try {
-    return { url, path: decodeURIComponent(url.pathname) };
-  } catch {
-    throw badRequest(`the path ${quote(url.pathname)} has a malformed percent-escape (each % must start a %XX escape of valid UTF-8)`);
+  const raw = (target ?? "/").startsWith("/") ? (target ?? "/").split(/[?#]/)[0]! : url.pathname;
+  for (const segment of raw.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw badRequest(`the path ${quote(raw)} has a malformed percent-escape (each % must start a %XX escape of valid UTF-8)`);
+    }
+    if (decoded === "." || decoded === "..") throw badRequest(`the path ${quote(raw)} holds a '${decoded}' segment`);
   }
+  return { url, path: raw };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | "too-large"> {
@@ -177,7 +186,8 @@ async function route(req: IncomingMessage, res: ServerResponse, routes: Compiled
     return void sendJson(res, 413, { status: 413, detail: `request body is larger than ${maxBody} bytes` });
   }
   const params: Record<string, string> = {};
-  hit.route.names.forEach((name, i) => (params[name] = hit.match![i + 1]!));
+  // Segments were checked to decode in parseTarget.
+  hit.route.names.forEach((name, i) => (params[name] = decodeURIComponent(hit.match![i + 1]!)));
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(", ") : value;
   const request = new HttpRequest({
