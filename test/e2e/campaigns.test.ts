@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordImages } from "../support/seed.js";
 import { StorageQueueJobSender } from "../../shared/queue/storageQueue.js";
-import type { ImageFacts } from "../../shared/repos/images.js";
 import { createStorageClients } from "../../shared/storage/clients.js";
 import { DuplicatingSender } from "../support/duplicatingSender.js";
 import { testConfig } from "../support/env.js";
@@ -16,22 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-/** Images recorded through the store's own code (the copy path is covered elsewhere); returns their ids. */
-async function seedImages(count: number, title: string): Promise<number[]> {
-  const facts: ImageFacts[] = Array.from({ length: count }, (_, i) => ({
-    blobPath: `uploads/${title}/img-${i}.png`,
-    imagesetId: 1,
-    imagesetTitle: title,
-    width: 100,
-    height: 80,
-    filesize: 1000,
-    filetype: "PNG",
-    dateTaken: null,
-    lat: null,
-    lon: null,
-  }));
-  return (await stack.host.services.images.record(facts)).map((r) => r.imageId);
-}
+const seedImages = (count: number, title: string) => recordImages(stack.host.services, title, count);
 
 async function activeCampaign(title: string, email: string, imageIds: number[], translations?: Record<string, string>) {
   const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email, ...(translations ? { label_translations: translations } : {}) });

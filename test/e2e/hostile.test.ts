@@ -21,6 +21,7 @@
  * time per property, HOSTILE_TRACE one line per request.
  */
 import fc from "fast-check";
+import { recordImages } from "../support/seed.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_NAMES } from "../../shared/config.js";
 import { curlFor, rawRequest, type RawRequest, type RawResponse } from "../support/rawHttp.js";
@@ -77,21 +78,7 @@ let operations: Operation[];
 
 const IMAGE_SIZE = 1000;
 
-async function seedImages(count: number): Promise<number[]> {
-  const facts = Array.from({ length: count }, (_, i) => ({
-    blobPath: `uploads/hostile/img-${i}.png`,
-    imagesetId: 1,
-    imagesetTitle: "hostile",
-    width: IMAGE_SIZE,
-    height: IMAGE_SIZE,
-    filesize: 100,
-    filetype: "PNG",
-    dateTaken: null,
-    lat: null,
-    lon: null,
-  }));
-  return (await stack.host.services.images.record(facts)).map((r) => r.imageId);
-}
+const seedImages = (count: number) => recordImages(stack.host.services, "hostile", count, { width: IMAGE_SIZE, height: IMAGE_SIZE });
 
 async function campaign(title: string, email: string, imageIds: number[], active: boolean, translations?: Record<string, string>): Promise<CampaignFixture> {
   const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email, metadata: { purpose: "hostile" }, ...(translations ? { label_translations: translations } : {}) });

@@ -3,6 +3,7 @@
  * uploads, batches that fail half-way, refused requests that must leave no trace, partners after finish.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordImages } from "../support/seed.js";
 import type { TableClient } from "@azure/data-tables";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { errorMessage } from "../../shared/errors.js";
@@ -10,7 +11,6 @@ import { runCampaignSubmission } from "../../shared/jobs/campaignSubmission.js";
 import { failImageSetCopy, runImageSetCopy } from "../../shared/jobs/imageSetCopy.js";
 import { jobLog } from "../../shared/jobs/runtime.js";
 import { BatchAbortedError, LabelBatchStore, newLabelBatch } from "../../shared/repos/labelBatches.js";
-import type { ImageFacts } from "../../shared/repos/images.js";
 import { mapLimit } from "../../shared/util/concurrency.js";
 import { png } from "../support/images.js";
 import { call, startTestStack, uploadToDropbox, waitFor, type TestStack } from "../support/stack.js";
@@ -44,22 +44,7 @@ async function storedBytes(path: string): Promise<Buffer> {
   return stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer).getBlobClient(path).downloadToBuffer();
 }
 
-/** Images recorded through the store's own code, with real blobs; returns their ids. */
-async function seedImages(title: string, count: number): Promise<number[]> {
-  const facts: ImageFacts[] = Array.from({ length: count }, (_, i) => ({
-    blobPath: `uploads/${title}/img-${i}.png`,
-    imagesetId: 1,
-    imagesetTitle: title,
-    width: 100,
-    height: 80,
-    filesize: 100,
-    filetype: "PNG",
-    dateTaken: null,
-    lat: null,
-    lon: null,
-  }));
-  return (await stack.host.services.images.record(facts)).map((r) => r.imageId);
-}
+const seedImages = (title: string, count: number) => recordImages(stack.host.services, title, count);
 
 async function activeCampaign(title: string, email: string, imageIds: number[]) {
   const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email });
