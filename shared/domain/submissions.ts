@@ -20,7 +20,10 @@ export const submissionSchema = z
     z
       .object({
         image_id: z.number().int().positive(),
-        objects: z.array(objectSchema).max(LIMITS.objectsPerImage, `at most ${LIMITS.objectsPerImage} objects per image`),
+        objects: z
+          .array(objectSchema)
+          .max(LIMITS.objectsPerImage, `at most ${LIMITS.objectsPerImage} objects per image`)
+          .meta({ description: `the image's objects: at most ${LIMITS.objectsPerImage}, and ${LIMITS.objectsJsonChars} characters of JSON as stored (413 beyond)` }),
       })
       .strict(),
   )
