@@ -10,7 +10,7 @@ export const handler = endpoint("admin", async (request, { services }) => {
   const campaign = await getCampaign(services, idParam(request, "campaignId"));
   const body = await readBody(request, latestLabelsRequestSchema, services.config.settings.MAX_BODY_BYTES);
   const filter = { labelStatus: labelStatusesFor(body.label_status) ?? undefined, testData: body.test_images };
-  const { total, images } = await services.campaigns.filteredPage(campaign.campaignId, filter, (body.page - 1) * body.per_page, body.per_page);
+  const { total, images } = await services.campaigns.imagePage(campaign.campaignId, filter, (body.page - 1) * body.per_page, body.per_page);
   return json(200, {
     labels: images.map((image) => ({
       image_id: image.imageId,

@@ -17,7 +17,7 @@ import { conflict, errorMessage, forbidden, notFound, unavailable, unprocessable
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
 import { BatchAbortedError, newLabelBatch } from "../repos/labelBatches.js";
 import type { Services } from "../services.js";
-import { sendProgress } from "../jobs/campaignProgress.js";
+import { completeCampaign } from "../jobs/campaignProgress.js";
 import { mapLimit } from "../util/concurrency.js";
 import { resolveImageRefs } from "./imageSets.js";
 
@@ -163,9 +163,9 @@ const BATCH_CHECK_DELAY_SECONDS = 120;
 
 /**
  * A partner's batch: validated whole against the campaign's images before anything is written, then
- * stored all-or-nothing (current labels replaced, history kept) and its progress queued. A check job is
- * queued first, so a request that dies half-way still ends with the whole batch stored or none of it,
- * and with its progress counted.
+ * stored all-or-nothing (current labels replaced, history kept, counts moved in the same transactions),
+ * completing the campaign when it labeled the last image. A check job is queued first, so a request
+ * that dies half-way still ends with the whole batch stored or none of it, and with its counts in the summary.
  */
 export async function submitObjects(services: Services, principal: Principal, campaignId: number, batch: Submission): Promise<void> {
   const campaign = await getCampaignFor(services, principal, campaignId);
@@ -179,23 +179,14 @@ export async function submitObjects(services: Services, principal: Principal, ca
   } catch (error) {
     throw unavailable(`could not queue the batch's check job (${errorMessage(error)}); nothing was stored, send the request again`);
   }
+  let stored;
   try {
-    await services.labelBatches.store(labelBatch, images);
+    stored = await services.labelBatches.store(labelBatch, images);
   } catch (error) {
     if (error instanceof BatchAbortedError) throw unavailable("the request took too long and was abandoned; nothing was stored, send it again");
     throw error;
   }
-  // Should this fail, the batch's check job queues the progress update instead.
-  await sendProgress(services, campaignId, imageIds).catch(() => undefined);
-}
-
-async function queueProgress(services: Services, campaignId: number, imageIds: number[]): Promise<void> {
-  try {
-    await sendProgress(services, campaignId, imageIds);
-  } catch (error) {
-    // The change is stored; the client retries the same (idempotent) request to get the count updated.
-    throw unavailable(`change stored, but the progress update could not be queued (${errorMessage(error)}); send the request again`);
-  }
+  if (stored.reachedTotal) await completeCampaign(services, campaignId);
 }
 
 export const reviewSchema = z
@@ -234,6 +225,7 @@ export async function reviewImages(services: Services, principal: Principal, cam
   }
   const now = contractTimestamp();
   const target: LabelStatus = review.decision === "approve" ? "admin_complete" : "rejected";
+  // Counts move in the same transactions as the images; approving never raises `done`, rejecting lowers it.
   await services.campaigns.updateImages(campaignId, review.image_ids, (image) =>
     image.labelStatus === "unlabeled"
       ? null
@@ -242,7 +234,6 @@ export async function reviewImages(services: Services, principal: Principal, cam
   if (review.decision === "reject" && campaign.status === "completed") {
     await services.campaigns.update(campaignId, (c) => (c.status === "completed" ? { status: "active", dateCompleted: null } : null));
   }
-  await queueProgress(services, campaignId, review.image_ids);
 }
 
 export async function markTestData(services: Services, campaignId: number, input: z.infer<typeof testDataSchema>): Promise<void> {
@@ -266,14 +257,9 @@ export function toImageFilter(query: z.infer<typeof imageFilterQuerySchema>): Im
   return { labelStatus: query.label_status, testData: query.test_data };
 }
 
-export const isFiltered = (filter: ImageFilter) => Boolean(filter.labelStatus?.length) || filter.testData !== undefined;
-
 /** A page of a campaign's images, in the order they were added, or filtered (one scan of the campaign's rows). */
 export async function campaignImagePage(services: Services, campaignId: number, filter: ImageFilter, offset: number, limit: number) {
-  if (isFiltered(filter)) return services.campaigns.filteredPage(campaignId, filter, offset, limit);
-  const [progress, ids] = await Promise.all([services.campaigns.progress(campaignId), services.campaigns.imageIdPage(campaignId, offset, limit)]);
-  const rows = await services.campaigns.getImages(campaignId, ids);
-  return { total: progress.total, images: ids.map((id) => rows.get(id)).filter((r): r is CampaignImage => r !== undefined) };
+  return services.campaigns.imagePage(campaignId, filter, offset, limit);
 }
 
 /**

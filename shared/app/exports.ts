@@ -14,16 +14,18 @@ export async function exportView(services: Services, record: ExportRecord) {
           contentDisposition: `attachment; filename="${record.blobName.split("/").pop()}"`,
         })
       : null;
+  // A mask job being rendered counts its units as the renders land (one summary read).
+  const rendering = record.format === "masks" && record.status === "running" && record.stage === "render" ? await services.exports.unitProgress(record.exportId) : undefined;
   return {
     export_id: record.exportId,
     campaign_id: record.campaignId,
     format: record.format,
     status: record.status,
     options: record.options,
-    progress: { done: record.progressDone, total: record.progressTotal },
-    counts: { images: record.imageCount, objects: record.objectCount },
+    progress: { done: rendering?.done ?? record.progressDone, total: record.progressTotal },
+    counts: { images: rendering?.done ?? record.imageCount, objects: rendering?.objects ?? record.objectCount },
     warnings: record.warnings,
-    warning_count: record.warningCount,
+    warning_count: record.warningCount + (rendering?.warningCount ?? 0),
     created_by: record.createdBy,
     date_created: record.dateCreated,
     date_started: record.dateStarted,

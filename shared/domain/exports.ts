@@ -164,15 +164,3 @@ export function toExportFilter(body: {
     ...(body.last_activity_end ? { activityBefore: exclusiveEnd(body.last_activity_end) } : {}),
   };
 }
-
-/** The OData filter on a campaign's image rows for an export filter. */
-export function exportFilterExpression(filter: ExportFilter): string | undefined {
-  const parts: string[] = [];
-  if (filter.labelStatus) parts.push(`(${filter.labelStatus.map((s) => `labelStatus eq '${s}'`).join(" or ")})`);
-  if (filter.testData !== undefined) parts.push(`testData eq ${filter.testData}`);
-  if (filter.labeledFrom) parts.push(`firstLabeledAt ge '${filter.labeledFrom}'`);
-  if (filter.labeledBefore) parts.push(`firstLabeledAt lt '${filter.labeledBefore}'`);
-  if (filter.activityFrom) parts.push(`lastActivityAt ge '${filter.activityFrom}'`);
-  if (filter.activityBefore) parts.push(`lastActivityAt lt '${filter.activityBefore}'`);
-  return parts.length ? parts.join(" and ") : undefined;
-}

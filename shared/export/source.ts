@@ -1,7 +1,6 @@
 import type { ExportImage } from "../domain/labels.js";
-import { exportFilterExpression, type ExportFilter } from "../domain/exports.js";
+import type { ExportFilter } from "../domain/exports.js";
 import type { CampaignImage } from "../repos/campaigns.js";
-import { toCampaignImage } from "../repos/campaigns.js";
 import type { Services } from "../services.js";
 import type { ExportSource } from "./formats/types.js";
 
@@ -26,8 +25,8 @@ export function toExportImage(image: CampaignImage): ExportImage {
  */
 export function campaignExportSource(services: Services, campaignId: number, filter: ExportFilter): ExportSource {
   return async function* () {
-    for await (const rows of services.campaigns.imageList(campaignId).keyRows(exportFilterExpression(filter))) {
-      for (const row of rows) yield toExportImage(toCampaignImage(row));
+    for await (const images of services.campaigns.scanForExport(campaignId, filter)) {
+      for (const image of images) yield toExportImage(image);
     }
   };
 }
@@ -35,6 +34,6 @@ export function campaignExportSource(services: Services, campaignId: number, fil
 /** How many images an export will hold (reads only one small column). */
 export async function countMatching(services: Services, campaignId: number, filter: ExportFilter): Promise<number> {
   let count = 0;
-  for await (const rows of services.campaigns.imageList(campaignId).keyRows(exportFilterExpression(filter), ["imageId"])) count += rows.length;
+  for await (const images of services.campaigns.scanForExport(campaignId, filter, ["imageId"])) count += images.length;
   return count;
 }

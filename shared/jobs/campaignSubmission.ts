@@ -1,21 +1,17 @@
-import { countsAsDone } from "../domain/labels.js";
 import type { Services } from "../services.js";
-import { sendProgress } from "./campaignProgress.js";
+import { completeCampaign } from "./campaignProgress.js";
 import type { JobLog } from "./runtime.js";
 
 /**
  * Settles one label batch some time after its request: a batch that never committed is aborted (its
- * staged rows removed, a late commit refused), one that committed is applied in full. Then, if any of
- * its images' contribution to `done` is not in line with its label status (the request died before
- * queueing progress), the progress update is queued. Idempotent: a second delivery finds nothing to do.
+ * staged rows removed, a late commit refused), one that committed is applied in full. Then the summary of
+ * its buckets is brought up to date with their count rows (the request may have died before doing it),
+ * completing the campaign if that brought `done` up to `total`. Idempotent: a second delivery changes nothing.
  */
 export async function runCampaignSubmission(services: Services, campaignId: number, batchId: string, imageIds: number[], log: JobLog): Promise<void> {
   const state = await services.labelBatches.settle(campaignId, batchId, imageIds);
   log.info(`label batch ${state}`);
   if (state === "aborted") return;
-  const images = await services.campaigns.getImages(campaignId, imageIds);
-  const behind = [...images.values()].filter((image) => image.counted !== countsAsDone(image.labelStatus)).map((image) => image.imageId);
-  if (behind.length === 0) return;
-  await sendProgress(services, campaignId, behind);
-  log.info(`queued progress for ${behind.length} images`);
+  const { progress, reachedTotal } = await services.campaigns.refreshProgress(campaignId, imageIds);
+  if (reachedTotal && (await completeCampaign(services, campaignId))) log.info(`progress ${progress.done}/${progress.total}: campaign completed`);
 }

@@ -145,10 +145,9 @@ async function handleChunk(
   const facts = outcomes.flatMap((o) => ("facts" in o ? [o.facts] : []));
   const rejectedFiles = outcomes.flatMap((o) => ("rejected" in o ? [o.rejected] : []));
   for (const o of outcomes) if ("skipped" in o) log.info(o.skipped);
-  // Mostly new: try without look-ups. A path recorded by a run that died before joining it to the set
-  // makes the transaction fail, and the retry looks keys up and returns the existing id (never a second one).
-  const images = await services.images.record(facts, { assumeNew: true });
-  await services.images.addMembers(imagesetId, images, { assumeNew: true });
+  // A path recorded by a run that died before joining it to the set keeps its id (never a second one).
+  const images = await services.images.record(facts);
+  await services.images.addMembers(imagesetId, images);
   if (rejectedFiles.length) await services.imageSets.addRejected(imagesetId, rejectedFiles);
   for (const image of images) state.recorded.set(image.blobPath, image.sourceEtag ?? "");
   for (const file of rejectedFiles) state.handled.add(file.name);

@@ -94,7 +94,7 @@ export class MaskNamer {
 export async function runMaskExportStage(services: Services, record: ExportRecord, log: JobLog): Promise<void> {
   const options = maskOptions(record);
   const output = services.clients.blobService.getContainerClient(services.config.exportContainer);
-  if (record.stage === "render" && record.progressDone >= record.progressTotal) return zipMasks(services, record, output, log);
+  if (record.stage === "render" && (await services.exports.unitProgress(record.exportId)).done >= record.progressTotal) return zipMasks(services, record, output, log);
 
   const { filter } = exportOptions(record);
   const labels = new Set<string>();
@@ -165,11 +165,11 @@ export async function runMaskRender(services: Services, exportId: string, imageI
     at(relative.mask).uploadData(rendered.png, { blobHTTPHeaders: { blobContentType: "image/png" } }),
     at(relative.legend).upload(legend, Buffer.byteLength(legend), { blobHTTPHeaders: { blobContentType: "application/json" } }),
   ]);
-  const after = await services.exports.markUnitDone(exportId, String(imageId), {
+  const after = await services.exports.markUnitDone(exportId, imageId, {
     objects: image.objects.length - rendered.warnings.length,
     warnings: rendered.warnings.map((w) => `image ${imageId}: ${w}`),
   });
-  if (after && after.progressDone >= after.progressTotal) {
+  if (after.done >= record.progressTotal) {
     await services.queue.send("export-run", { exportId }, { messageId: `export-zip:${exportId}` });
   }
 }
@@ -201,10 +201,16 @@ async function zipMasks(services: Services, record: ExportRecord, output: Contai
     throw error;
   }
   await upload;
-  await services.exports.update(record.exportId, () => ({
+  const [units, unitWarnings] = await Promise.all([services.exports.unitProgress(record.exportId), services.exports.unitWarnings(record.exportId)]);
+  await services.exports.update(record.exportId, (current) => (current.status === "succeeded" ? null : {
     status: "succeeded",
     stage: "zip",
     blobName,
+    progressDone: units.done,
+    imageCount: units.done,
+    objectCount: units.objects,
+    warnings: [...current.warnings, ...unitWarnings].slice(0, 100),
+    warningCount: current.warningCount + units.warningCount,
     dateFinished: contractTimestamp(),
     error: null,
   }));

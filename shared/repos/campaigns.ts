@@ -1,15 +1,15 @@
-import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { CampaignStatus } from "../domain/campaigns.js";
-import { countsAsDone, type LabelStatus, type StoredObject } from "../domain/labels.js";
-import { ConcurrencyError } from "../errors.js";
-import { DenseList, type Row, isTransactionConflict, jitter } from "../storage/denseList.js";
-import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
-import { planTransactions } from "../storage/transactions.js";
-import { readRow } from "../storage/rows.js";
-import { isConflict, pad } from "../storage/tableErrors.js";
-import type { ImageRecord } from "./images.js";
+import type { ExportFilter } from "../domain/exports.js";
+import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
+import { bucketOf, BucketedSet, countAction, countsOf, groupByBucket, type BucketCounts } from "../storage/buckets.js";
+import { DenseList, type Row } from "../storage/denseList.js";
+import { fromJsonColumns } from "../storage/jsonColumns.js";
+import { queryAll, rowPrefix } from "../storage/queries.js";
+import { retryOnConflict } from "../storage/retry.js";
+import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
-import { idRuns, inRanges, mergeRanges } from "../util/idRanges.js";
+import type { ImageRecord } from "./images.js";
 
 export interface CampaignRecord {
   campaignId: number;
@@ -34,7 +34,7 @@ export type CampaignChange = Partial<
   Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes">
 >;
 
-/** One image's state inside a campaign (the key row of the campaign's image list). */
+/** One image's state inside a campaign. */
 export interface CampaignImage {
   imageId: number;
   blobPath: string;
@@ -43,8 +43,8 @@ export interface CampaignImage {
   filetype: string;
   labelStatus: LabelStatus;
   testData: boolean;
-  /** Whether this image is in the campaign's `done` count; only the progress worker changes it. */
-  counted: boolean;
+  /** The category (review state and test split) its bucket's counters hold it under; only the progress worker changes it. */
+  countedAs: string;
   objects: StoredObject[];
   submittedBy: string | null;
   firstLabeledAt: string | null;
@@ -66,13 +66,27 @@ export interface ImageFilter {
 }
 
 const CAMPAIGN_PK = "campaigns";
-/** The partition of `campaignData` that holds one campaign's images, labels, history and label batches. */
-export const campaignPartition = (campaignId: number) => `campaign!${pad(campaignId)}`;
-const partitionOf = campaignPartition;
-/** The row holding the id ranges of a campaign's images (see `CampaignStore.findImages`). */
-const MEMBERS_ROW = "img!ranges";
-/** Ranges kept in that row; beyond it, the closest ones merge (a superset stays correct: it only screens). */
-const MAX_MEMBER_RANGES = 2000;
+
+/**
+ * The counter an image is counted under: its review state and test split, e.g. `user_complete_1`. Each
+ * bucket counts its images per category, so `done`, `total` and the size of any filtered list are sums.
+ */
+export const categoryOf = (labelStatus: LabelStatus, testData: boolean) => `${labelStatus}_${testData ? 1 : 0}`;
+
+/** The categories a review filter selects (all when the filter is empty). */
+export function categoriesOf(filter: ImageFilter): string[] {
+  const statuses = filter.labelStatus?.length ? filter.labelStatus : LABEL_STATUSES;
+  const splits = filter.testData === undefined ? [false, true] : [filter.testData];
+  return statuses.flatMap((status) => splits.map((test) => categoryOf(status, test)));
+}
+
+const DONE_CATEGORIES = LABEL_STATUSES.filter(countsAsDone).flatMap((status) => [categoryOf(status, false), categoryOf(status, true)]);
+
+function sumCounts(summary: Iterable<BucketCounts>, categories?: readonly string[]): number {
+  let sum = 0;
+  for (const counts of summary) sum += categories ? categories.reduce((n, c) => n + (counts.counters[c] ?? 0), 0) : counts.total;
+  return sum;
+}
 
 function optionalString(value: unknown): string | null {
   return typeof value === "string" && value !== "" ? value : null;
@@ -108,7 +122,7 @@ export function toCampaignImage(row: Record<string, unknown>): CampaignImage {
     filetype: String(row.filetype ?? ""),
     labelStatus: (row.labelStatus as LabelStatus) ?? "unlabeled",
     testData: row.testData === true,
-    counted: row.counted === true,
+    countedAs: String(row.countedAs ?? ""),
     objects: fromJsonColumns<StoredObject[]>(row, "objects", []),
     submittedBy: optionalString(row.submittedBy),
     firstLabeledAt: optionalString(row.firstLabeledAt),
@@ -119,46 +133,67 @@ export function toCampaignImage(row: Record<string, unknown>): CampaignImage {
   };
 }
 
-/** OData filter on a campaign's image rows for a review filter. */
-export function imageFilterExpression(filter: ImageFilter): string | undefined {
+/** OData selection of image rows for a review filter (values quoted by the SDK's `odata` tag). */
+function reviewFilter(filter: ImageFilter): string | undefined {
   const parts: string[] = [];
-  if (filter.labelStatus?.length) parts.push(`(${filter.labelStatus.map((s) => `labelStatus eq '${s}'`).join(" or ")})`);
-  if (filter.testData !== undefined) parts.push(`testData eq ${filter.testData}`);
+  if (filter.labelStatus?.length) parts.push(`(${filter.labelStatus.map((s) => odata`labelStatus eq ${s}`).join(" or ")})`);
+  if (filter.testData !== undefined) parts.push(odata`testData eq ${filter.testData}`);
+  return parts.length ? parts.join(" and ") : undefined;
+}
+
+/** OData selection of image rows for an export filter (timestamps compare as strings in the contract's format). */
+export function exportSelection(filter: ExportFilter): string | undefined {
+  const parts: string[] = [];
+  const review = reviewFilter({ labelStatus: filter.labelStatus ?? undefined, testData: filter.testData });
+  if (review) parts.push(review);
+  if (filter.labeledFrom) parts.push(odata`firstLabeledAt ge ${filter.labeledFrom}`);
+  if (filter.labeledBefore) parts.push(odata`firstLabeledAt lt ${filter.labeledBefore}`);
+  if (filter.activityFrom) parts.push(odata`lastActivityAt ge ${filter.activityFrom}`);
+  if (filter.activityBefore) parts.push(odata`lastActivityAt lt ${filter.activityBefore}`);
   return parts.length ? parts.join(" and ") : undefined;
 }
 
 /**
- * Campaigns in the `records` table (a dense list keyed by title), and each campaign's partition in
- * `campaignData`: its image list (whose count row also holds `done`, so progress and membership change
- * in one transaction), each image's current label state, and every submission ever made (history).
+ * Campaigns in the `records` table (a dense list keyed by title), and each campaign's images in
+ * `campaignData`, spread over one partition per bucket of 1,000 image ids (`campaign!<id>!<bucket>`).
+ * A bucket partition holds its images (current labels and review state), their submission history, the
+ * label batches that started there, and a count row with the bucket's images per category (review state
+ * and test split); `campaign!<id>!meta` holds the summary of all count rows. So `done`, `total` and any
+ * filtered count are one read, a page reads the buckets it spans, and every write touches the buckets
+ * of the images it names: no cost grows with the campaign.
  */
 export class CampaignStore {
   private readonly list: DenseList;
 
   constructor(
     private readonly records: TableClient,
-    private readonly data: TableClient,
+    readonly data: TableClient,
   ) {
     this.list = new DenseList(records, CAMPAIGN_PK, "cmp");
   }
 
-  imageList(campaignId: number): DenseList {
-    return new DenseList(this.data, partitionOf(campaignId), "img");
+  /** The campaign's images, bucketed by image id. */
+  images(campaignId: number): BucketedSet {
+    return new BucketedSet(this.data, `campaign!${pad(campaignId)}`, "img");
+  }
+
+  /** The partition of an image's row (and its history) in a campaign. */
+  imagePartition(campaignId: number, imageId: number): string {
+    return this.images(campaignId).partition(bucketOf(imageId));
+  }
+
+  imageRowKey(imageId: number): string {
+    return `img!${pad(imageId)}`;
   }
 
   async create(fields: Omit<CampaignRecord, "campaignId" | "etag" | "finishNotes">): Promise<CampaignRecord | undefined> {
     const { metadata, labelTranslations, ...rest } = fields;
-    const [result] = await this.list.append([
-      {
-        key: fields.title,
-        item: {
-          ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])),
-          metadata: metadata ? JSON.stringify(metadata) : "",
-          labelTranslations: labelTranslations ? JSON.stringify(labelTranslations) : "",
-        },
-      },
-    ]);
-    if (!result?.created) return undefined;
+    const result = await this.list.append(fields.title, {
+      ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])),
+      metadata: metadata ? JSON.stringify(metadata) : "",
+      labelTranslations: labelTranslations ? JSON.stringify(labelTranslations) : "",
+    });
+    if (!result.created) return undefined;
     return this.get(result.pos + 1);
   }
 
@@ -183,7 +218,7 @@ export class CampaignStore {
 
   /** Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. */
   async update(campaignId: number, change: (current: CampaignRecord) => CampaignChange | null): Promise<CampaignRecord | undefined> {
-    for (let attempt = 0; attempt < 30; attempt++) {
+    return retryOnConflict(`campaign ${campaignId}`, async () => {
       const current = await this.get(campaignId);
       if (!current) return undefined;
       const fields = change(current);
@@ -191,37 +226,25 @@ export class CampaignStore {
       const { finishNotes, ...rest } = fields;
       const entity: Record<string, unknown> = { ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])) };
       if (finishNotes) entity.finishNotes = JSON.stringify(finishNotes);
-      try {
-        await this.records.updateEntity({ partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, "Merge", {
-          etag: current.etag,
-        });
-        return this.get(campaignId);
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        await jitter(attempt);
-      }
-    }
-    throw new ConcurrencyError(`campaign ${campaignId}`);
+      await this.records.updateEntity({ partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, "Merge", { etag: current.etag });
+      return this.get(campaignId);
+    });
   }
 
+  /** `done` and `total` from the summary of the campaign's buckets (one read). */
   async progress(campaignId: number): Promise<Progress> {
-    const row = await this.imageList(campaignId).getCountRow();
-    return { done: Number(row?.done ?? 0), total: Number(row?.count ?? 0) };
+    const summary = (await this.images(campaignId).summary.read()).values();
+    const counts = [...summary];
+    return { done: sumCounts(counts, DONE_CATEGORIES), total: sumCounts(counts) };
   }
 
   /** Adds images (an image already in the campaign is not added or counted twice); returns how many were new. */
   async addImages(campaignId: number, images: ImageRecord[]): Promise<number> {
-    // The id ranges grow first: a crash after it leaves a superset, which only costs a look-up later.
-    await this.widenMemberRanges(campaignId, images.map((i) => i.imageId));
-    // Present ones are found with range reads; the rest are appended without a look-up each (a race
-    // still fails the transaction, and the retry looks them up).
-    const present = await this.getImages(campaignId, images.map((i) => i.imageId));
-    const fresh = images.filter((image) => !present.has(image.imageId));
-    const appended = await this.imageList(campaignId).append(
-      fresh.map((image) => ({
-        key: pad(image.imageId),
-        item: { imageId: image.imageId },
-        state: {
+    const unlabeled = categoryOf("unlabeled", false);
+    const added = await this.images(campaignId).add(
+      images.map((image) => ({
+        id: image.imageId,
+        entity: {
           imageId: image.imageId,
           blobPath: image.blobPath,
           width: image.width,
@@ -229,42 +252,21 @@ export class CampaignStore {
           filetype: image.filetype,
           labelStatus: "unlabeled",
           testData: false,
-          counted: false,
+          countedAs: unlabeled,
         },
       })),
-      {},
-      true,
+      () => ({ [unlabeled]: 1 }),
     );
     await this.indexImages(campaignId, images.map((i) => i.imageId));
-    return appended.filter((a) => a.created).length;
-  }
-
-  /** Adds ids to the campaign's member ranges (one row, under its ETag). */
-  private async widenMemberRanges(campaignId: number, imageIds: number[]): Promise<void> {
-    for (let attempt = 0; attempt < 30; attempt++) {
-      const row = await this.getRow(MEMBERS_ROW, campaignId);
-      const ranges = mergeRanges(MAX_MEMBER_RANGES, [...(row ? fromJsonColumns<Array<[number, number]>>(row, "ranges", []) : []), ...imageIds.map((id): [number, number] => [id, id])]);
-      const entity = { partitionKey: partitionOf(campaignId), rowKey: MEMBERS_ROW, ...toJsonColumns("ranges", ranges) };
-      try {
-        if (row) await this.data.updateEntity(entity, "Merge", { etag: String(row.etag) });
-        else await this.data.createEntity(entity);
-        return;
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        await jitter(attempt);
-      }
-    }
-    throw new ConcurrencyError(`image ranges of campaign ${campaignId}`);
+    return added;
   }
 
   /**
-   * The reverse index (image -> campaigns) for `GET /images/{id}/objects`: rows `<image>!<campaign>` in
-   * partitions of 1,000 image ids, so adding many images is a few transactions, not an upsert each.
+   * The reverse index (image -> campaigns) for `GET /images/{id}/objects` and partners' image access: rows
+   * `<image>!<campaign>` in partitions of 1,000 image ids, so adding many images is a few transactions.
    */
   private async indexImages(campaignId: number, imageIds: number[]): Promise<void> {
-    const byBucket = new Map<number, number[]>();
-    for (const id of new Set(imageIds)) byBucket.set(Math.floor(id / 1000), [...(byBucket.get(Math.floor(id / 1000)) ?? []), id]);
-    const batches = [...byBucket].flatMap(([bucket, ids]) =>
+    const batches = [...groupByBucket(imageIds)].flatMap(([bucket, ids]) =>
       Array.from({ length: Math.ceil(ids.length / 100) }, (_, i) => ({ bucket, ids: ids.slice(i * 100, (i + 1) * 100) })),
     );
     await mapLimit(batches, 8, ({ bucket, ids }) =>
@@ -275,176 +277,149 @@ export class CampaignStore {
   }
 
   async campaignsOfImage(imageId: number): Promise<number[]> {
-    const ids: number[] = [];
-    const iterator = this.records.listEntities<{ campaignId: number }>({
-      queryOptions: {
-        filter: `PartitionKey eq 'imagecampaigns!${pad(Math.floor(imageId / 1000))}' and RowKey ge '${pad(imageId)}!' and RowKey lt '${pad(imageId)}"'`,
-      },
-    });
-    for await (const row of iterator) ids.push(Number(row.campaignId));
-    return ids;
-  }
-
-  /** The row key of an image's row in the campaign's partition. */
-  imageRowKey(campaignId: number, imageId: number): string {
-    return this.imageList(campaignId).keyKey(pad(imageId));
+    const rows = await queryAll(this.records, rowPrefix(`imagecampaigns!${pad(bucketOf(imageId))}`, `${pad(imageId)}!`), ["campaignId"]);
+    return rows.map((row) => Number(row.campaignId));
   }
 
   async getImage(campaignId: number, imageId: number): Promise<CampaignImage | undefined> {
-    const row = await this.imageList(campaignId).getByKey(pad(imageId));
+    const row = await this.images(campaignId).get(imageId);
     return row ? toCampaignImage(row) : undefined;
   }
 
+  /** Images by id: one range read per bucket the ids fall in. */
+  async getImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
+    const rows = await this.images(campaignId).getMany(imageIds);
+    return new Map([...rows].map(([id, row]) => [id, toCampaignImage(row)]));
+  }
+
   /**
-   * Images by id, for ids that come from outside (a partner's batch, a review): ids outside the
-   * campaign's member ranges are dropped without a read, so what a request costs is bounded by the
-   * campaign's own layout, not by how many stray ids it names.
+   * Images by id, for ids that come from outside (a partner's batch, a review): ids in buckets the
+   * campaign does not have are dropped without a read, so what a request costs is bounded by the
+   * campaign's own layout (its buckets), not by how many stray ids it names.
    */
   async findImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
-    const row = await this.getRow(MEMBERS_ROW, campaignId);
-    // No ranges row: a campaign seeded some other way (or with no images yet); look every id up.
-    if (!row) return (await this.imageList(campaignId).getCountRow()) ? this.getImages(campaignId, imageIds) : new Map();
-    const ranges = fromJsonColumns<Array<[number, number]>>(row, "ranges", []);
-    return this.getImages(campaignId, imageIds.filter((id) => inRanges(ranges, id)));
+    const summary = await this.images(campaignId).summary.read();
+    return this.getImages(campaignId, imageIds.filter((id) => (summary.get(bucketOf(id))?.total ?? 0) > 0));
   }
 
-  /** Images by id: runs of near-consecutive ids are one range read each, the rest point reads, a bounded number at a time. */
-  async getImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
-    const wanted = new Set(imageIds);
-    const found = new Map<number, CampaignImage>();
-    const list = this.imageList(campaignId);
-    await mapLimit(idRuns([...wanted]), 16, async ([from, to]) => {
-      if (from === to) {
-        const image = await this.getImage(campaignId, from);
-        if (image) found.set(from, image);
-        return;
-      }
-      const iterator = this.data.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey ge '${list.keyKey(pad(from))}' and RowKey le '${list.keyKey(pad(to))}'` },
-      });
-      for await (const page of iterator.byPage({ maxPageSize: 1000 })) {
-        for (const row of page) {
-          const image = toCampaignImage(row);
-          if (wanted.has(image.imageId)) found.set(image.imageId, image);
-        }
-      }
-    });
-    return found;
+  /** A page of the campaign's images in image-id order, optionally filtered, with the total of the selection. */
+  async imagePage(campaignId: number, filter: ImageFilter, offset: number, limit: number): Promise<{ total: number; images: CampaignImage[] }> {
+    const filtered = filter.labelStatus?.length || filter.testData !== undefined;
+    const { total, rows } = await this.images(campaignId).page(offset, limit, filtered ? categoriesOf(filter) : undefined, reviewFilter(filter));
+    return { total, images: rows.map(toCampaignImage) };
   }
 
-  /** Image ids at positions [offset, offset + limit) of the campaign, in the order they were added. */
-  async imageIdPage(campaignId: number, offset: number, limit: number): Promise<number[]> {
-    const rows = await this.imageList(campaignId).range(offset, limit);
-    return rows.map((row) => Number(row.imageId));
-  }
-
-  /** Every image row matching the filter, page by page in image-id order. */
+  /** Every image row matching the review filter, page by page in image-id order. */
   async *scanImages(campaignId: number, filter: ImageFilter = {}, select?: string[]): AsyncIterable<CampaignImage[]> {
-    for await (const rows of this.imageList(campaignId).keyRows(imageFilterExpression(filter), select)) {
-      yield rows.map(toCampaignImage);
-    }
+    for await (const rows of this.images(campaignId).scan(reviewFilter(filter), select)) yield rows.map(toCampaignImage);
   }
 
-  /** A filtered page: total and the page's rows, found by one scan of the campaign's image rows. */
-  async filteredPage(campaignId: number, filter: ImageFilter, offset: number, limit: number): Promise<{ total: number; images: CampaignImage[] }> {
-    let total = 0;
-    const images: CampaignImage[] = [];
-    for await (const rows of this.imageList(campaignId).keyRows(imageFilterExpression(filter))) {
-      for (const row of rows) {
-        if (total >= offset && images.length < limit) images.push(toCampaignImage(row));
-        total++;
-      }
-    }
-    return { total, images };
+  /** Every image row an export selects, page by page in image-id order. */
+  async *scanForExport(campaignId: number, filter: ExportFilter, select?: string[]): AsyncIterable<CampaignImage[]> {
+    for await (const rows of this.images(campaignId).scan(exportSelection(filter), select)) yield rows.map(toCampaignImage);
+  }
+
+  /** A bucket's count row and some of its images, read together (their ETags guard the write that follows). */
+  async readBucket(campaignId: number, bucket: number, imageIds: number[]): Promise<{ countRow: Row | undefined; images: Map<number, CampaignImage> }> {
+    const set = this.images(campaignId);
+    const [countRow, rows] = await Promise.all([set.countRow(bucket), set.getMany(imageIds)]);
+    return { countRow, images: new Map([...rows].map(([id, row]) => [id, toCampaignImage(row)])) };
   }
 
   /**
-   * Changes review fields of images under their ETags, up to 100 images per transaction (so a request of
-   * at most 100 images changes all of them or none). `change` sees each image's current state and
-   * returns the fields to set, or null to leave it. Returns the ids that changed.
+   * One transaction in one bucket: image rows changed under their ETags, each moved between the bucket's
+   * counters when its review state or test split changes, the count row (under its ETag) when any moved,
+   * and `extra` actions in that partition. A lost race throws (409/412) for the caller's retry.
+   */
+  async writeBucket(
+    campaignId: number,
+    bucket: number,
+    countRow: Row | undefined,
+    changes: ReadonlyArray<{ image: CampaignImage; fields: Record<string, unknown> }>,
+    extra: TransactionAction[] = [],
+  ): Promise<BucketCounts> {
+    const partition = this.images(campaignId).partition(bucket);
+    const counts = countsOf(countRow);
+    const next: BucketCounts = { total: counts.total, version: counts.version + 1, counters: { ...counts.counters } };
+    let moved = false;
+    const actions: TransactionAction[] = changes.map(({ image, fields }) => {
+      const category = categoryOf((fields.labelStatus as LabelStatus | undefined) ?? image.labelStatus, (fields.testData as boolean | undefined) ?? image.testData);
+      if (category !== image.countedAs) {
+        if (image.countedAs) next.counters[image.countedAs] = (next.counters[image.countedAs] ?? 0) - 1;
+        next.counters[category] = (next.counters[category] ?? 0) + 1;
+        moved = true;
+      }
+      return ["update", { ...fields, partitionKey: partition, rowKey: this.imageRowKey(image.imageId), countedAs: category }, "Merge", { etag: image.etag }];
+    });
+    if (moved) actions.push(countAction(partition, next, countRow ? String(countRow.etag) : undefined));
+    actions.push(...extra);
+    if (actions.length) await this.data.submitTransaction(actions);
+    return moved ? next : counts;
+  }
+
+  /**
+   * Takes buckets' new counts into the campaign's summary and answers the progress. `raised` says whether
+   * `done` reached `total` with this change, confirmed on the count rows themselves (the summary may lag
+   * behind a bucket whose writer died before updating it).
+   */
+  async recordCounts(campaignId: number, before: ReadonlyMap<number, BucketCounts>, after: ReadonlyMap<number, BucketCounts>): Promise<{ progress: Progress; reachedTotal: boolean }> {
+    const set = this.images(campaignId);
+    const summary = await set.summary.record(after);
+    let progress: Progress = { done: sumCounts(summary.values(), DONE_CATEGORIES), total: sumCounts(summary.values()) };
+    const raised = sumCounts(after.values(), DONE_CATEGORIES) > sumCounts(before.values(), DONE_CATEGORIES);
+    if (!raised || progress.total === 0 || progress.done !== progress.total) return { progress, reachedTotal: false };
+    const exact = [...(await set.exactCounts()).values()];
+    progress = { done: sumCounts(exact, DONE_CATEGORIES), total: sumCounts(exact) };
+    return { progress, reachedTotal: progress.done === progress.total };
+  }
+
+  /**
+   * Changes review fields of images under their ETags, a transaction per bucket and 99 images with the
+   * bucket's count row (so a request of at most 99 images in one bucket changes all of them or none, and
+   * counts stay exact). `change` sees each image's current state and returns the fields to set, or null to
+   * leave it. Returns the ids that changed and the progress after.
    */
   async updateImages(
     campaignId: number,
     imageIds: number[],
     change: (image: CampaignImage) => Record<string, unknown> | null,
-  ): Promise<number[]> {
-    const pk = partitionOf(campaignId);
+  ): Promise<{ changed: number[]; progress: Progress; reachedTotal: boolean }> {
     const changed: number[] = [];
-    const ids = [...new Set(imageIds)];
-    for (let start = 0; start < ids.length; start += 100) {
-      const chunk = ids.slice(start, start + 100);
-      for (let attempt = 0; ; attempt++) {
-        if (attempt >= 30) throw new ConcurrencyError(`images of campaign ${campaignId}`);
-        const images = await this.getImages(campaignId, chunk);
-        const updates = [...images.values()].flatMap((image) => {
-          const fields = change(image);
-          return fields ? [{ image, fields }] : [];
+    const before = new Map<number, BucketCounts>();
+    const after = new Map<number, BucketCounts>();
+    for (const [bucket, ids] of groupByBucket(imageIds)) {
+      for (let start = 0; start < ids.length; start += 99) {
+        const chunk = ids.slice(start, start + 99);
+        const result = await retryOnConflict(`images of campaign ${campaignId}`, async () => {
+          const { countRow, images } = await this.readBucket(campaignId, bucket, chunk);
+          const changes = [...images.values()].flatMap((image) => {
+            const fields = change(image);
+            return fields ? [{ image, fields }] : [];
+          });
+          return { ids: changes.map((c) => c.image.imageId), before: countsOf(countRow), after: await this.writeBucket(campaignId, bucket, countRow, changes) };
         });
-        if (updates.length === 0) break;
-        const actions = updates.map(({ image, fields }): TransactionAction => [
-          "update",
-          { partitionKey: pk, rowKey: this.imageRowKey(campaignId, image.imageId), ...fields },
-          "Merge",
-          { etag: image.etag },
-        ]);
-        try {
-          for (const transaction of planTransactions(actions)) await this.data.submitTransaction(transaction);
-          changed.push(...updates.map((u) => u.image.imageId));
-          break;
-        } catch (error) {
-          if (!isTransactionConflict(error)) throw error;
-          await jitter(attempt);
-        }
+        changed.push(...result.ids);
+        if (!before.has(bucket)) before.set(bucket, result.before);
+        after.set(bucket, result.after);
       }
     }
-    return changed;
+    return { changed, ...(await this.recordCounts(campaignId, before, after)) };
   }
 
   /**
-   * Brings images' contribution to `done` in line with their label status: counted when the partner's
-   * labels stand (user_complete or admin_complete). State-based, so duplicate and re-ordered messages
-   * converge; the image rows and the count row change in one transaction (up to 99 images), so the
-   * count is exact and one batch costs one transaction. `reachedTotal` says this call raised `done` to `total`.
+   * Repairs the summary from the count rows of the buckets of some images: for a writer that died between
+   * its bucket's transaction and the summary. Answers the progress, and whether this repair brought
+   * `done` up to `total` (confirmed on the count rows).
    */
-  async reconcileProgress(campaignId: number, imageIds: number[]): Promise<{ progress: Progress; reachedTotal: boolean }> {
-    const pk = partitionOf(campaignId);
-    const list = this.imageList(campaignId);
-    let progress: Progress = { done: 0, total: 0 };
-    let reachedTotal = false;
-    for (let start = 0; start < imageIds.length; start += 99) {
-      const chunk = [...new Set(imageIds.slice(start, start + 99))];
-      for (let attempt = 0; ; attempt++) {
-        if (attempt >= 50) throw new ConcurrencyError(`progress of campaign ${campaignId}`);
-        const [images, countRow] = await Promise.all([this.getImages(campaignId, chunk), list.getCountRow()]);
-        progress = { done: Number(countRow?.done ?? 0), total: Number(countRow?.count ?? 0) };
-        const changes = [...images.values()].flatMap((image) => {
-          const shouldCount = countsAsDone(image.labelStatus);
-          return image.counted === shouldCount ? [] : [{ image, shouldCount }];
-        });
-        if (!countRow || changes.length === 0) break;
-        const delta = changes.reduce((sum, c) => sum + (c.shouldCount ? 1 : -1), 0);
-        const actions: TransactionAction[] = changes.map(({ image, shouldCount }) => [
-          "update",
-          { partitionKey: pk, rowKey: list.keyKey(pad(image.imageId)), counted: shouldCount },
-          "Merge",
-          { etag: image.etag },
-        ]);
-        actions.push(["update", { partitionKey: pk, rowKey: String(countRow.rowKey), done: progress.done + delta }, "Merge", { etag: String(countRow.etag) }]);
-        try {
-          await this.data.submitTransaction(actions);
-          progress = { done: progress.done + delta, total: progress.total };
-          if (delta > 0 && progress.done === progress.total) reachedTotal = true;
-          break;
-        } catch (error) {
-          if (!isTransactionConflict(error)) throw error;
-          await jitter(attempt);
-        }
-      }
-    }
-    return { progress, reachedTotal };
-  }
-
-  private getRow(rowKey: string, campaignId: number): Promise<Record<string, unknown> | undefined> {
-    return readRow(this.data, partitionOf(campaignId), rowKey);
+  async refreshProgress(campaignId: number, imageIds: number[]): Promise<{ progress: Progress; reachedTotal: boolean }> {
+    const set = this.images(campaignId);
+    const before = await set.summary.read();
+    const fresh = new Map<number, BucketCounts>();
+    await mapLimit([...groupByBucket(imageIds).keys()], 16, async (bucket) => {
+      const row = await set.countRow(bucket);
+      if (row) fresh.set(bucket, countsOf(row));
+    });
+    const stale = new Map([...fresh.keys()].map((bucket) => [bucket, before.get(bucket) ?? { total: 0, version: -1, counters: {} }]));
+    return this.recordCounts(campaignId, stale, fresh);
   }
 }

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { folderAncestors } from "../domain/exports.js";
-import { ConcurrencyError } from "../errors.js";
-import { isTransactionConflict, jitter } from "../storage/denseList.js";
-import type { Row } from "../storage/denseList.js";
+import { BucketedSet } from "../storage/buckets.js";
+import { queryAll, rowRange, type Row } from "../storage/queries.js";
+import { retryOnConflict } from "../storage/retry.js";
 import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 
@@ -33,6 +33,13 @@ export interface ExportRecord {
   /** Where a multi-stage job (masks: render, then zip) stands. */
   stage: string | null;
   etag: string;
+}
+
+/** A fanned-out export's rendered units so far. */
+export interface UnitProgress {
+  done: number;
+  objects: number;
+  warningCount: number;
 }
 
 export type ExportChange = Partial<Omit<ExportRecord, "exportId" | "campaignId" | "format" | "createdBy" | "dateCreated" | "etag">>;
@@ -140,74 +147,62 @@ export class ExportStore {
   }
 
   async listForCampaign(campaignId: number): Promise<ExportRecord[]> {
-    const out: ExportRecord[] = [];
-    const iterator = this.table.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: `PartitionKey eq '${partitionOf(campaignId)}' and RowKey lt 'm'` },
-    });
-    for await (const row of iterator) out.push(toRecord(row));
-    return out.reverse();
+    // Export ids start with the campaign id's digits; rename rows ('rename!...') sort after them.
+    const rows = await queryAll(this.table, rowRange(partitionOf(campaignId), "0", "9\uffff"));
+    return rows.map(toRecord).reverse();
   }
 
   async update(exportId: string, change: (current: ExportRecord) => ExportChange | null): Promise<ExportRecord | undefined> {
-    for (let attempt = 0; attempt < 30; attempt++) {
+    return retryOnConflict(`export ${exportId}`, async () => {
       const current = await this.get(exportId);
       if (!current) return undefined;
       const fields = change(current);
       if (!fields) return current;
-      try {
-        await this.table.updateEntity({ partitionKey: partitionOf(current.campaignId), rowKey: exportId, ...toEntity(fields) }, "Merge", {
-          etag: current.etag,
-        });
-        return this.get(exportId);
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        await jitter(attempt);
-      }
-    }
-    throw new ConcurrencyError(`export ${exportId}`);
+      await this.table.updateEntity({ partitionKey: partitionOf(current.campaignId), rowKey: exportId, ...toEntity(fields) }, "Merge", { etag: current.etag });
+      return this.get(exportId);
+    });
   }
 
   /**
-   * Marks one unit of a fanned-out export done, exactly once: a marker row and the progress bump go in
-   * one transaction, so a repeated render of the same image cannot count twice. Returns the progress.
+   * The rendered units of a fanned-out export (mask images), bucketed by image id in partitions of their
+   * own (`export!<exportId>!<bucket>`), each bucket counting its units and their objects and warnings.
    */
-  async markUnitDone(exportId: string, unit: string, extra: { objects?: number; warnings?: string[] } = {}): Promise<ExportRecord | undefined> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const current = await this.get(exportId);
-      if (!current) return undefined;
-      const pk = partitionOf(current.campaignId);
-      const warnings = [...current.warnings, ...(extra.warnings ?? [])];
-      try {
-        await this.table.submitTransaction([
-          ["create", { partitionKey: pk, rowKey: `unit!${exportId}!${unit}` }],
-          [
-            "update",
-            {
-              partitionKey: pk,
-              rowKey: exportId,
-              progressDone: current.progressDone + 1,
-              imageCount: current.imageCount + 1,
-              objectCount: current.objectCount + (extra.objects ?? 0),
-              warnings: JSON.stringify(warnings.slice(0, 100)),
-              warningCount: current.warningCount + (extra.warnings?.length ?? 0),
-            },
-            "Merge",
-            { etag: current.etag },
-          ],
-        ]);
-        return this.get(exportId);
-      } catch (error) {
-        if (!isTransactionConflict(error)) throw error;
-        try {
-          await this.table.getEntity(pk, `unit!${exportId}!${unit}`);
-          return this.get(exportId); // already counted by an earlier delivery
-        } catch (lookup) {
-          if (!isNotFound(lookup)) throw lookup;
-        }
-        await jitter(attempt);
-      }
+  private units(exportId: string): BucketedSet {
+    return new BucketedSet(this.table, `export!${exportId}`, "unit");
+  }
+
+  /**
+   * Marks one unit of a fanned-out export done, exactly once: its row and its bucket's counts change in one
+   * transaction, so a repeated render of the same image cannot count twice. Returns the units done so far.
+   */
+  async markUnitDone(exportId: string, unit: number, extra: { objects: number; warnings: string[] }): Promise<UnitProgress> {
+    const units = this.units(exportId);
+    await units.add([{ id: unit, entity: { objects: extra.objects, warnings: JSON.stringify(extra.warnings.slice(0, 20)), warningCount: extra.warnings.length } }], () => ({
+      objects: extra.objects,
+      warnings: extra.warnings.length,
+    }));
+    return this.unitProgress(exportId);
+  }
+
+  /** Units done, with their objects and warnings, from the units' summary (one read). */
+  async unitProgress(exportId: string): Promise<UnitProgress> {
+    const progress: UnitProgress = { done: 0, objects: 0, warningCount: 0 };
+    for (const counts of (await this.units(exportId).summary.read()).values()) {
+      progress.done += counts.total;
+      progress.objects += counts.counters.objects ?? 0;
+      progress.warningCount += counts.counters.warnings ?? 0;
     }
-    throw new ConcurrencyError(`export ${exportId}`);
+    return progress;
+  }
+
+  /** The units' warnings (at most `limit`), for the finished export's record. */
+  async unitWarnings(exportId: string, limit = 100): Promise<string[]> {
+    const warnings: string[] = [];
+    for await (const rows of this.units(exportId).scan(odata`warningCount gt 0`, ["warnings"])) {
+      for (const row of rows) warnings.push(...(JSON.parse(String(row.warnings ?? "[]")) as string[]));
+      if (warnings.length >= limit) break;
+    }
+    return warnings.slice(0, limit);
   }
 
   /**
@@ -221,7 +216,7 @@ export class ExportStore {
    */
   async claimFolder(folder: string, exportId: string, clock: () => number = Date.now): Promise<FolderClaim> {
     const ancestors = folderAncestors(folder);
-    for (let attempt = 0; attempt < 30; attempt++) {
+    return retryOnConflict(`output folder ${folder}`, async (): Promise<FolderClaim> => {
       const now = clock();
       const [own, ...above] = await Promise.all([folder, ...ancestors].map((f) => this.folderRow(f)));
       const actions: TransactionAction[] = [];
@@ -248,15 +243,9 @@ export class ExportStore {
         }
         actions.push(["update", mine, "Replace", { etag: own.etag }]);
       }
-      try {
-        await this.table.submitTransaction(actions);
-        return { ok: true };
-      } catch (error) {
-        if (!isTransactionConflict(error)) throw error;
-        await jitter(attempt);
-      }
-    }
-    throw new ConcurrencyError(`output folder ${folder}`);
+      await this.table.submitTransaction(actions);
+      return { ok: true };
+    });
   }
 
   /** The export that owns `folder`, if any (live or not). */

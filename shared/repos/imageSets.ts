@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import type { TableClient, } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import type { ImageSetStatus } from "../domain/imageSets.js";
-import { ConcurrencyError } from "../errors.js";
-import { DenseList, type Row, jitter } from "../storage/denseList.js";
-import { isConflict, pad } from "../storage/tableErrors.js";
+import { DenseList, type Row } from "../storage/denseList.js";
+import { queryPages, rowPrefix } from "../storage/queries.js";
+import { retryOnConflict } from "../storage/retry.js";
+import { pad } from "../storage/tableErrors.js";
 
 export interface ImageSetRecord {
   imagesetId: number;
@@ -54,10 +55,8 @@ export class ImageSetStore {
   /** Creates the set; `undefined` when the title is taken. */
   async create(fields: Omit<ImageSetRecord, "imagesetId" | "etag">): Promise<ImageSetRecord | undefined> {
     const { metadata, dateFinished, failureReason, ...rest } = fields;
-    const [result] = await this.list.append([
-      { key: fields.title, item: { ...rest, metadata: metadata ? JSON.stringify(metadata) : "" } },
-    ]);
-    if (!result?.created) return undefined;
+    const result = await this.list.append(fields.title, { ...rest, metadata: metadata ? JSON.stringify(metadata) : "" });
+    if (!result.created) return undefined;
     return this.get(result.pos + 1);
   }
 
@@ -83,24 +82,14 @@ export class ImageSetStore {
     imagesetId: number,
     change: (current: ImageSetRecord) => Partial<Pick<ImageSetRecord, "status" | "dateFinished" | "failureReason">> | null,
   ): Promise<ImageSetRecord | undefined> {
-    for (let attempt = 0; attempt < 20; attempt++) {
+    return retryOnConflict(`image set ${imagesetId}`, async () => {
       const current = await this.get(imagesetId);
       if (!current) return undefined;
       const fields = change(current);
       if (!fields) return current;
-      try {
-        await this.table.updateEntity(
-          { partitionKey: "imagesets", rowKey: this.list.posKey(imagesetId - 1), ...fields },
-          "Merge",
-          { etag: current.etag },
-        );
-        return this.get(imagesetId);
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        await jitter(attempt);
-      }
-    }
-    throw new ConcurrencyError(`image set ${imagesetId}`);
+      await this.table.updateEntity({ partitionKey: "imagesets", rowKey: this.list.posKey(imagesetId - 1), ...fields }, "Merge", { etag: current.etag });
+      return this.get(imagesetId);
+    });
   }
 
   async addRejected(imagesetId: number, files: RejectedFile[]): Promise<void> {
@@ -121,14 +110,10 @@ export class ImageSetStore {
 
   async rejected(imagesetId: number, limit = 1000): Promise<RejectedFile[]> {
     const files: RejectedFile[] = [];
-    const pk = `imageset!${pad(imagesetId)}`;
-    const iterator = this.table.listEntities<{ name: string; reason: string }>({
-      queryOptions: { filter: `PartitionKey eq '${pk}' and RowKey ge 'rejected!' and RowKey lt 'rejected"'` },
-    });
-    for await (const row of iterator) {
-      files.push({ name: row.name, reason: row.reason });
+    for await (const page of queryPages(this.table, rowPrefix(`imageset!${pad(imagesetId)}`, "rejected!"))) {
+      for (const row of page) files.push({ name: String(row.name), reason: String(row.reason) });
       if (files.length >= limit) break;
     }
-    return files;
+    return files.slice(0, limit);
   }
 }

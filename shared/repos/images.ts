@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { TableClient, } from "@azure/data-tables";
-import { DenseList, type Row } from "../storage/denseList.js";
+import { BucketedSet } from "../storage/buckets.js";
+import type { Row } from "../storage/queries.js";
+import { KeyedSequence } from "../storage/sequence.js";
 import { pad } from "../storage/tableErrors.js";
-import { mapLimit } from "../util/concurrency.js";
-import { idRuns } from "../util/idRanges.js";
 
 /** What the copy job learns about an image. */
 export interface ImageFacts {
@@ -71,49 +71,43 @@ function factsEntity(facts: ImageFacts): Record<string, unknown> {
 }
 
 /**
- * All images, in the `records` table: the global list (id = position + 1, so ids are dense and a page is
- * one range read), keyed by blob path so an image is recorded once however often its copy job runs; and
- * each image set's member list (its own images plus stored images added to it).
+ * All images, in the `records` table: the global sequence (id = position + 1, so ids are dense, a page is
+ * one or two range reads, and a look-up by id one point read), keyed by blob path so an image is recorded
+ * once however often its copy job runs; and each image set's members (its own images plus stored images
+ * added to it), bucketed by image id. Every partition is bounded (see KeyedSequence and BucketedSet), so
+ * recording into a store of a million images costs what it costs into an empty one.
  */
 export class ImageStore {
-  private readonly all: DenseList;
+  private readonly all: KeyedSequence;
 
   constructor(private readonly table: TableClient) {
-    this.all = new DenseList(table, "images", "img");
+    this.all = new KeyedSequence(table, "images");
   }
 
-  memberList(imagesetId: number): DenseList {
-    return new DenseList(this.table, `imageset!${pad(imagesetId)}`, "member");
+  members(imagesetId: number): BucketedSet {
+    return new BucketedSet(this.table, `imageset!${pad(imagesetId)}`, "member");
   }
 
   /** Records images (new ones get ids; already recorded paths return their existing id). */
-  async record(facts: ImageFacts[], options: { assumeNew?: boolean } = {}): Promise<ImageRecord[]> {
-    const appended = await this.all.append(
-      facts.map((f) => ({ key: pathKey(f.blobPath), item: factsEntity(f) })),
-      {},
-      options.assumeNew,
-    );
+  async record(facts: ImageFacts[]): Promise<ImageRecord[]> {
+    const appended = await this.all.append(facts.map((f) => ({ key: pathKey(f.blobPath), item: factsEntity(f) })));
     return appended.map((a, i) => ({ ...facts[i]!, imageId: a.pos + 1 }));
   }
 
   async get(imageId: number): Promise<ImageRecord | undefined> {
-    const row = await this.all.getAt(imageId - 1);
+    const row = await this.all.get(imageId - 1);
     return row ? toRecord(row, imageId) : undefined;
   }
 
-  /** Images by id: ids are positions, so runs of near-consecutive ids are one range read each. */
+  /** Images by id (in the order asked, unknown ids left out): one range read per bucket of ids. */
   async getMany(imageIds: number[]): Promise<Map<number, ImageRecord>> {
-    const found = new Map<number, ImageRecord>();
-    // An id joins a run across small gaps (a few wasted rows beat another request), up to 1,000 rows.
-    await mapLimit(idRuns(imageIds), 16, async ([from, to]) => {
-      for (const image of await this.page(from - 1, to - from + 1)) if (image.imageId >= from && image.imageId <= to) found.set(image.imageId, image);
-    });
-    return new Map(imageIds.filter((id) => found.has(id)).map((id) => [id, found.get(id)!]));
+    const rows = await this.all.getMany(imageIds.filter((id) => id >= 1).map((id) => id - 1));
+    return new Map(imageIds.filter((id) => rows.has(id - 1)).map((id) => [id, toRecord(rows.get(id - 1)!, id)]));
   }
 
   async findByPath(blobPath: string): Promise<ImageRecord | undefined> {
-    const row = await this.all.getByKey(pathKey(blobPath));
-    return row ? this.get(Number(row.pos) + 1) : undefined;
+    const pos = await this.all.positionOf(pathKey(blobPath));
+    return pos === undefined ? undefined : this.get(pos + 1);
   }
 
   async count(): Promise<number> {
@@ -121,43 +115,36 @@ export class ImageStore {
   }
 
   async page(offset: number, limit: number): Promise<ImageRecord[]> {
-    const rows = await this.all.range(offset, limit);
+    const rows = await this.all.range(offset, Math.min(limit, (await this.count()) - offset));
     return rows.map((row) => toRecord(row, rowPos(row) + 1));
   }
 
-  /** Adds images to a set's member list (idempotent: an image is a member once). */
-  async addMembers(imagesetId: number, images: ImageRecord[], options: { assumeNew?: boolean } = {}): Promise<number> {
-    const appended = await this.memberList(imagesetId).append(
-      images.map((image) => ({ key: pad(image.imageId), item: { imageId: image.imageId, ...factsEntity(image) } })),
-      {},
-      options.assumeNew,
-    );
-    return appended.filter((a) => a.created).length;
+  /** Adds images to a set's members (idempotent: an image is a member once); returns how many were new. */
+  async addMembers(imagesetId: number, images: ImageRecord[]): Promise<number> {
+    return this.members(imagesetId).add(images.map((image) => ({ id: image.imageId, entity: { imageId: image.imageId, ...factsEntity(image) } })));
   }
 
   /**
    * A set's members: blob path -> ETag of the dropbox upload that was copied ("" when not known), by one
-   * scan of its member rows (cheaper than a point read per path).
+   * range read per bucket of members (cheaper than a point read per path).
    */
   async memberSources(imagesetId: number): Promise<Map<string, string>> {
-    const list = this.memberList(imagesetId);
     const sources = new Map<string, string>();
-    const iterator = this.table.listEntities<{ blobPath: string; sourceEtag?: string }>({
-      queryOptions: {
-        filter: `PartitionKey eq '${list.partitionKey}' and RowKey ge '${list.posKey(0)}' and RowKey lt '${list.prefix}!pos"'`,
-        select: ["blobPath", "sourceEtag"],
-      },
-    });
-    for await (const page of iterator.byPage({ maxPageSize: 1000 })) for (const row of page) sources.set(row.blobPath, row.sourceEtag ?? "");
+    for await (const rows of this.members(imagesetId).scan(undefined, ["blobPath", "sourceEtag"])) {
+      for (const row of rows) sources.set(String(row.blobPath), typeof row.sourceEtag === "string" ? row.sourceEtag : "");
+    }
     return sources;
   }
 
   async memberCount(imagesetId: number): Promise<number> {
-    return this.memberList(imagesetId).count();
+    let total = 0;
+    for (const counts of (await this.members(imagesetId).summary.read()).values()) total += counts.total;
+    return total;
   }
 
+  /** Members [offset, offset + limit) in image-id order. */
   async memberPage(imagesetId: number, offset: number, limit: number): Promise<ImageRecord[]> {
-    const rows = await this.memberList(imagesetId).range(offset, limit);
+    const { rows } = await this.members(imagesetId).page(offset, limit);
     return rows.map((row) => toRecord(row, Number(row.imageId)));
   }
 }

@@ -3,13 +3,16 @@ import { randomBytes } from "node:crypto";
 import type { StoredObject } from "../domain/labels.js";
 import { contractTimestamp } from "../domain/time.js";
 import { ConcurrencyError } from "../errors.js";
-import { isTransactionConflict, jitter } from "../storage/denseList.js";
+import { retryOnConflict } from "../storage/retry.js";
+import { queryAll, rowPrefix } from "../storage/queries.js";
 import { fromJsonColumns, toJsonColumns } from "../storage/jsonColumns.js";
 import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
-import { fitsOneTransaction, planTransactions } from "../storage/transactions.js";
+import { planTransactions } from "../storage/transactions.js";
 import { mapLimit } from "../util/concurrency.js";
-import { campaignPartition, type CampaignImage, type CampaignStore } from "./campaigns.js";
+import { bucketOf, COUNT_ROW, countsOf, groupByBucket, type BucketCounts } from "../storage/buckets.js";
+import type { Row } from "../storage/queries.js";
+import type { CampaignImage, CampaignStore, Progress } from "./campaigns.js";
 
 /** One partner request: each listed image's new objects, stored together or not at all. */
 export interface LabelBatch {
@@ -30,6 +33,13 @@ export class BatchAbortedError extends Error {
     super(`label batch ${batchId} was aborted before it committed`);
     this.name = "BatchAbortedError";
   }
+}
+
+/** What storing a batch did to the campaign's progress. */
+export interface StoredBatch {
+  progress: Progress;
+  /** This batch brought `done` up to `total`. */
+  reachedTotal: boolean;
 }
 
 export interface HistoryEntry {
@@ -72,176 +82,167 @@ export class LabelBatchStore {
   ) {}
 
   /**
-   * Stores the batch. `known` is the image state the caller validated against (ETags included), which
-   * saves reading the rows again unless a concurrent write changed them. Throws BatchAbortedError when
-   * the batch's check job aborted it first.
+   * Stores the batch and answers the campaign's progress after it. `known` is the image state the caller
+   * validated against (ETags included), which saves reading the rows again unless a concurrent write
+   * changed them. Throws BatchAbortedError when the batch's check job aborted it first.
    */
-  async store(batch: LabelBatch, known: ReadonlyMap<number, CampaignImage>): Promise<void> {
-    const pk = campaignPartition(batch.campaignId);
-    const history = batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, entry.imageId, entry.objects), "Replace"]);
-    const single = [...history, ...batch.entries.map((e) => this.labelUpdate(batch, e.imageId, e.objects, known.get(e.imageId)!)), ["create", this.batchEntity(batch, "applied")] as TransactionAction];
-    if (fitsOneTransaction(single)) {
-      await this.storeInOne(batch, known);
-      return;
-    }
+  async store(batch: LabelBatch, known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
+    const home = this.home(batch.campaignId, batch.entries.map((e) => e.imageId));
+    const history = batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, home, entry.imageId, entry.objects), "Replace"]);
+    // What one transaction would hold: history, image rows, the batch row and the count row.
+    const whole: TransactionAction[] = [
+      ...history,
+      ...batch.entries.map((e): TransactionAction => [
+        "update",
+        { partitionKey: this.campaigns.imagePartition(batch.campaignId, e.imageId), rowKey: this.campaigns.imageRowKey(e.imageId), ...this.labelFields(batch, e.objects, known.get(e.imageId)!) },
+        "Merge",
+      ]),
+      ["create", this.batchEntity(batch, home, "applied")],
+      ["update", { partitionKey: home, rowKey: COUNT_ROW }, "Merge"],
+    ];
+    if (planTransactions(whole).length === 1) return this.storeInOne(batch, home, known);
     for (const transaction of planTransactions(history)) await this.data.submitTransaction(transaction);
-    await this.commit(batch);
-    await this.apply(batch, batch.entries, known);
-    await this.data.updateEntity({ partitionKey: pk, rowKey: batchKey(batch.batchId), state: "applied" }, "Merge");
+    await this.commit(batch, home);
+    const stored = await this.apply(batch, batch.entries, known);
+    await this.data.updateEntity({ partitionKey: home, rowKey: batchKey(batch.batchId), state: "applied" }, "Merge");
+    return stored;
   }
 
   /**
    * Settles a batch after its request: aborts it if it never committed, applies it if it committed but
-   * was not applied (the request died). Returns the final state. Safe to run any number of times, and
-   * beside the request itself.
+   * was not applied (the request died), and brings the summary of its buckets up to date. Safe to run
+   * any number of times, and beside the request itself.
    */
   async settle(campaignId: number, batchId: string, imageIds: number[]): Promise<BatchState> {
-    const pk = campaignPartition(campaignId);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const row = await this.batchRow(campaignId, batchId);
+    const home = this.home(campaignId, imageIds);
+    const state = await retryOnConflict(`label batch ${batchId}`, async (): Promise<BatchState> => {
+      const row = await readRow(this.data, home, batchKey(batchId));
       if (!row) {
-        try {
-          await this.data.createEntity({ partitionKey: pk, rowKey: batchKey(batchId), state: "aborted" });
-        } catch (error) {
-          if (!isConflict(error)) throw error;
-          continue; // the request committed meanwhile: read it again
-        }
-        await this.removeStaged(campaignId, batchId, imageIds);
+        // Creating the row decides the race with a late commit: whichever is first stands.
+        await this.data.createEntity({ partitionKey: home, rowKey: batchKey(batchId), state: "aborted" });
         return "aborted";
       }
       const state = row.state as BatchState;
-      if (state === "aborted") {
-        await this.removeStaged(campaignId, batchId, imageIds);
-        return state;
-      }
-      if (state === "applied") return state;
+      if (state !== "committed") return state;
       const batch: LabelBatch = { campaignId, batchId, committedAt: String(row.committedAt), submittedBy: String(row.submittedBy), entries: [] };
-      const staged = await mapLimit(imageIds, 16, (imageId) => this.getHistoryRow(campaignId, imageId, batchId));
+      const staged = await mapLimit(imageIds, 16, (imageId) => readRow(this.data, this.campaigns.imagePartition(campaignId, imageId), historyKey(imageId, batchId)));
       batch.entries = staged.flatMap((r, i) => (r ? [{ imageId: imageIds[i]!, objects: fromJsonColumns<StoredObject[]>(r, "objects", []) }] : []));
       await this.apply(batch, batch.entries, new Map());
-      await this.data.updateEntity({ partitionKey: pk, rowKey: batchKey(batchId), state: "applied" }, "Merge");
+      await this.data.updateEntity({ partitionKey: home, rowKey: batchKey(batchId), state: "applied" }, "Merge");
       return "applied";
-    }
-    throw new ConcurrencyError(`label batch ${batchId}`);
+    });
+    if (state === "aborted") await this.removeStaged(campaignId, batchId, imageIds);
+    return state;
   }
 
   /** Every submission for an image that took effect, oldest first. */
   async history(campaignId: number, imageId: number): Promise<HistoryEntry[]> {
-    const prefix = historyPrefix(imageId);
-    const rows: Array<Record<string, unknown>> = [];
-    const iterator = this.data.listEntities<Record<string, unknown>>({
-      queryOptions: { filter: `PartitionKey eq '${campaignPartition(campaignId)}' and RowKey ge '${prefix}' and RowKey lt '${prefix.slice(0, -1)}"'` },
-    });
-    for await (const row of iterator) rows.push(row);
+    const rows = await queryAll(this.data, rowPrefix(this.campaigns.imagePartition(campaignId, imageId), historyPrefix(imageId)));
     // Staged rows of batches that never committed (or not yet) are not history.
-    const batches = [...new Set(rows.map((r) => r.batch).filter((b): b is string => typeof b === "string"))];
-    const states = new Map(await mapLimit(batches, 8, async (b) => [b, (await this.batchRow(campaignId, b))?.state] as const));
+    const batches = [...new Map(rows.filter((r) => typeof r.batch === "string").map((r) => [String(r.batch), String(r.batchIn)])).entries()];
+    const states = new Map(await mapLimit(batches, 8, async ([batch, home]) => [batch, (await readRow(this.data, home, batchKey(batch)))?.state] as const));
     return rows
       .filter((row) => typeof row.batch !== "string" || states.get(row.batch) === "committed" || states.get(row.batch) === "applied")
       .map((row) => ({ submittedBy: String(row.submittedBy), submittedAt: String(row.submittedAt), objects: fromJsonColumns<StoredObject[]>(row, "objects", []) }));
   }
 
-  private async storeInOne(batch: LabelBatch, known: ReadonlyMap<number, CampaignImage>): Promise<void> {
-    let state = known;
-    for (let attempt = 0; ; attempt++) {
-      if (attempt >= 30) throw new ConcurrencyError(`labels of campaign ${batch.campaignId}`);
-      const actions: TransactionAction[] = [];
-      for (const entry of batch.entries) {
-        actions.push(["upsert", this.historyEntity(batch, entry.imageId, entry.objects), "Replace"]);
-        const image = state.get(entry.imageId);
-        if (!image) throw new ConcurrencyError(`image ${entry.imageId} of campaign ${batch.campaignId}`);
-        if (takesLabels(image, batch)) actions.push(this.labelUpdate(batch, entry.imageId, entry.objects, image));
-      }
-      actions.push(["create", this.batchEntity(batch, "applied")]);
-      try {
-        await this.data.submitTransaction(actions);
-        return;
-      } catch (error) {
-        if (!isTransactionConflict(error)) throw error;
-        const row = await this.batchRow(batch.campaignId, batch.batchId);
-        if (row?.state === "applied") return; // an earlier try went through after all
+  private async storeInOne(batch: LabelBatch, home: string, known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
+    const bucket = bucketOf(Math.min(...batch.entries.map((e) => e.imageId)));
+    const ids = batch.entries.map((e) => e.imageId);
+    let state: { countRow: Row | undefined; images: ReadonlyMap<number, CampaignImage> } | undefined;
+    const counts = await retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
+      if (attempt > 0) {
+        const row = await readRow(this.data, home, batchKey(batch.batchId));
+        if (row?.state === "applied") return undefined; // an earlier try went through after all
         if (row?.state === "aborted") throw new BatchAbortedError(batch.batchId);
-        state = await this.campaigns.getImages(batch.campaignId, batch.entries.map((e) => e.imageId));
-        await jitter(attempt);
       }
-    }
+      state = attempt === 0 ? { countRow: await this.campaigns.images(batch.campaignId).countRow(bucket), images: known } : await this.campaigns.readBucket(batch.campaignId, bucket, ids);
+      const changes = batch.entries.flatMap((entry) => {
+        const image = state!.images.get(entry.imageId);
+        if (!image) throw new ConcurrencyError(`image ${entry.imageId} of campaign ${batch.campaignId}`);
+        return takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, entry.objects, image) }] : [];
+      });
+      const extra: TransactionAction[] = [
+        ...batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, home, entry.imageId, entry.objects), "Replace"]),
+        ["create", this.batchEntity(batch, home, "applied")],
+      ];
+      return { before: countsOf(state.countRow), after: await this.campaigns.writeBucket(batch.campaignId, bucket, state.countRow, changes, extra) };
+    });
+    if (!counts) return this.campaigns.recordCounts(batch.campaignId, new Map(), new Map());
+    return this.campaigns.recordCounts(batch.campaignId, new Map([[bucket, counts.before]]), new Map([[bucket, counts.after]]));
   }
 
   /** The commit point: the batch row, created once. */
-  private async commit(batch: LabelBatch): Promise<void> {
+  private async commit(batch: LabelBatch, home: string): Promise<void> {
     try {
-      await this.data.createEntity(this.batchEntity(batch, "committed"));
+      await this.data.createEntity(this.batchEntity(batch, home, "committed"));
     } catch (error) {
       if (!isConflict(error)) throw error;
-      const row = await this.batchRow(batch.campaignId, batch.batchId);
+      const row = await readRow(this.data, home, batchKey(batch.batchId));
       if (row?.state === "aborted") throw new BatchAbortedError(batch.batchId);
     }
   }
 
-  /** Updates the image rows of a committed batch, chunk by chunk under ETags; images holding this or a newer batch are left. */
-  private async apply(batch: LabelBatch, entries: LabelBatch["entries"], known: ReadonlyMap<number, CampaignImage>): Promise<void> {
-    let pending = entries;
-    let state = known;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 30) throw new ConcurrencyError(`labels of campaign ${batch.campaignId}`);
-      if (pending.some((e) => !state.has(e.imageId))) state = await this.campaigns.getImages(batch.campaignId, pending.map((e) => e.imageId));
-      const actions = pending.flatMap((e) => {
-        const image = state.get(e.imageId);
-        return image && takesLabels(image, batch) ? [this.labelUpdate(batch, e.imageId, e.objects, image)] : [];
-      });
-      const failed = new Set<number>();
-      for (const transaction of planTransactions(actions)) {
-        try {
-          await this.data.submitTransaction(transaction);
-        } catch (error) {
-          if (!isTransactionConflict(error)) throw error;
-          for (const action of transaction) failed.add(Number((action[1] as Record<string, unknown>).imageId));
-        }
-      }
-      pending = pending.filter((e) => failed.has(e.imageId));
-      if (pending.length) {
-        state = new Map();
-        await jitter(attempt);
+  /**
+   * Updates the image rows of a committed batch: per bucket, transactions of up to 99 images with the
+   * bucket's count row, each under ETags and retried alone when it loses a race; images holding this or a
+   * newer batch are left. Then the summary takes the buckets' counts.
+   */
+  private async apply(batch: LabelBatch, entries: LabelBatch["entries"], known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
+    const objects = new Map(entries.map((e) => [e.imageId, e.objects]));
+    const before = new Map<number, BucketCounts>();
+    const after = new Map<number, BucketCounts>();
+    for (const [bucket, ids] of groupByBucket(objects.keys())) {
+      for (let start = 0; start < ids.length; start += 99) {
+        const chunk = ids.slice(start, start + 99);
+        const counts = await retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
+          const state =
+            attempt === 0 && chunk.every((id) => known.has(id))
+              ? { countRow: await this.campaigns.images(batch.campaignId).countRow(bucket), images: known }
+              : await this.campaigns.readBucket(batch.campaignId, bucket, chunk);
+          const changes = chunk.flatMap((id) => {
+            const image = state.images.get(id);
+            return image && takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, objects.get(id)!, image) }] : [];
+          });
+          return { before: countsOf(state.countRow), after: await this.campaigns.writeBucket(batch.campaignId, bucket, state.countRow, changes) };
+        });
+        if (!before.has(bucket)) before.set(bucket, counts.before);
+        after.set(bucket, counts.after);
       }
     }
+    return this.campaigns.recordCounts(batch.campaignId, before, after);
   }
 
-  private labelUpdate(batch: LabelBatch, imageId: number, objects: StoredObject[], image: CampaignImage): TransactionAction {
-    return [
-      "update",
-      {
-        partitionKey: campaignPartition(batch.campaignId),
-        rowKey: this.campaigns.imageRowKey(batch.campaignId, imageId),
-        imageId,
-        ...toJsonColumns("objects", objects),
-        labelStatus: "user_complete",
-        submittedBy: batch.submittedBy,
-        firstLabeledAt: image.firstLabeledAt ?? batch.committedAt,
-        lastActivityAt: batch.committedAt,
-        reviewComment: "",
-        labelsBatch: batch.batchId,
-        labelsAt: batch.committedAt,
-      },
-      "Merge",
-      { etag: image.etag },
-    ];
-  }
-
-  private historyEntity(batch: LabelBatch, imageId: number, objects: StoredObject[]) {
+  /** An image row's fields once it holds a batch's labels. */
+  private labelFields(batch: LabelBatch, objects: StoredObject[], image: CampaignImage): Record<string, unknown> {
     return {
-      partitionKey: campaignPartition(batch.campaignId),
+      imageId: image.imageId,
+      ...toJsonColumns("objects", objects),
+      labelStatus: "user_complete",
+      submittedBy: batch.submittedBy,
+      firstLabeledAt: image.firstLabeledAt ?? batch.committedAt,
+      lastActivityAt: batch.committedAt,
+      reviewComment: "",
+      labelsBatch: batch.batchId,
+    };
+  }
+
+  private historyEntity(batch: LabelBatch, home: string, imageId: number, objects: StoredObject[]) {
+    return {
+      partitionKey: this.campaigns.imagePartition(batch.campaignId, imageId),
       rowKey: historyKey(imageId, batch.batchId),
       imageId,
       batch: batch.batchId,
+      batchIn: home,
       submittedBy: batch.submittedBy,
       submittedAt: batch.committedAt,
       ...toJsonColumns("objects", objects),
     };
   }
 
-  private batchEntity(batch: LabelBatch, state: BatchState) {
+  private batchEntity(batch: LabelBatch, home: string, state: BatchState) {
     return {
-      partitionKey: campaignPartition(batch.campaignId),
+      partitionKey: home,
       rowKey: batchKey(batch.batchId),
       state,
       submittedBy: batch.submittedBy,
@@ -250,23 +251,19 @@ export class LabelBatchStore {
     };
   }
 
-  private async batchRow(campaignId: number, batchId: string): Promise<Record<string, unknown> | undefined> {
-    return this.getRow(campaignId, batchKey(batchId));
-  }
-
-  private async getHistoryRow(campaignId: number, imageId: number, batchId: string): Promise<Record<string, unknown> | undefined> {
-    return this.getRow(campaignId, historyKey(imageId, batchId));
-  }
-
-  private getRow(campaignId: number, rowKey: string): Promise<Record<string, unknown> | undefined> {
-    return readRow(this.data, campaignPartition(campaignId), rowKey);
+  /**
+   * Where a batch's row lives: the partition of its lowest image id. A batch within one bucket is then
+   * written in one transaction with its row; the request and the check job find it from the ids alone.
+   */
+  private home(campaignId: number, imageIds: number[]): string {
+    return this.campaigns.imagePartition(campaignId, Math.min(...imageIds));
   }
 
   /** Staged rows of an aborted batch are never read; removing them just keeps the partition tidy. */
   private async removeStaged(campaignId: number, batchId: string, imageIds: number[]): Promise<void> {
     await mapLimit(imageIds, 16, async (imageId) => {
       try {
-        await this.data.deleteEntity(campaignPartition(campaignId), historyKey(imageId, batchId));
+        await this.data.deleteEntity(this.campaigns.imagePartition(campaignId, imageId), historyKey(imageId, batchId));
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }

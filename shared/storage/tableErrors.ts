@@ -1,3 +1,9 @@
+/**
+ * Storage errors classified by HTTP status and service error code, never by message text. The code is on
+ * `error.code` for transactions and on `error.details.odataError.code` for single operations (both seen
+ * on Azure and Azurite).
+ */
+
 /** Status code of an Azure SDK RestError, or undefined for anything else. */
 export function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
@@ -5,8 +11,20 @@ export function statusOf(error: unknown): number | undefined {
     : undefined;
 }
 
+/** The storage service's error code (e.g. `EntityAlreadyExists`, `UpdateConditionNotSatisfied`), when it gave one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code, details } = error as { code?: unknown; details?: { odataError?: { code?: unknown }; errorCode?: unknown } };
+  const found = typeof code === "string" ? code : (details?.odataError?.code ?? details?.errorCode);
+  return typeof found === "string" ? found : undefined;
+}
+
 export const isNotFound = (error: unknown) => statusOf(error) === 404;
-/** 409 (entity exists) or 412 (ETag changed): someone else wrote first. */
+
+/**
+ * Someone else wrote first: 409 (the entity exists) or 412 (its ETag changed), for single operations and
+ * entity-group transactions alike (a transaction fails whole with the status of the operation that failed).
+ */
 export const isConflict = (error: unknown) => statusOf(error) === 409 || statusOf(error) === 412;
 
 /** Pads a non-negative integer so that row keys sort numerically. */
@@ -18,4 +36,3 @@ export function pad(n: number, width = 12): string {
 export function encodeKey(value: string): string {
   return Buffer.from(value, "utf8").toString("base64url");
 }
-

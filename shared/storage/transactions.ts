@@ -22,8 +22,22 @@ export function entityBytes(entity: Record<string, unknown>): number {
   return bytes;
 }
 
-/** Splits actions into transactions that keep both limits (operation count and bytes), in order. */
+/**
+ * Splits actions into entity-group transactions: one partition each (actions are grouped by partition,
+ * keeping their order within it) and within both limits (operation count and bytes).
+ */
 export function planTransactions(actions: TransactionAction[], maxOperations = MAX_TRANSACTION_OPERATIONS): TransactionAction[][] {
+  const byPartition = new Map<string, TransactionAction[]>();
+  for (const action of actions) {
+    const partition = String((action[1] as { partitionKey?: unknown }).partitionKey);
+    let group = byPartition.get(partition);
+    if (!group) byPartition.set(partition, (group = []));
+    group.push(action);
+  }
+  return [...byPartition.values()].flatMap((group) => planWithinPartition(group, maxOperations));
+}
+
+function planWithinPartition(actions: TransactionAction[], maxOperations: number): TransactionAction[][] {
   const transactions: TransactionAction[][] = [];
   let current: TransactionAction[] = [];
   let bytes = 0;

@@ -4,12 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordImages } from "../support/seed.js";
-import type { TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { errorMessage } from "../../shared/errors.js";
 import { runCampaignSubmission } from "../../shared/jobs/campaignSubmission.js";
 import { failImageSetCopy, runImageSetCopy } from "../../shared/jobs/imageSetCopy.js";
 import { jobLog } from "../../shared/jobs/runtime.js";
+import { CampaignStore } from "../../shared/repos/campaigns.js";
 import { BatchAbortedError, LabelBatchStore, newLabelBatch } from "../../shared/repos/labelBatches.js";
 import { mapLimit } from "../../shared/util/concurrency.js";
 import { png } from "../support/images.js";
@@ -190,19 +191,30 @@ describe("label batches are all-or-nothing", () => {
   });
 
   /** The real table client, failing the `n`th call of `method` (a crash of the request at that point). */
-  function failingAt(method: "submitTransaction" | "createEntity", n: number): TableClient {
+  /**
+   * The real table client, failing the `n`th call of `method` (a crash of the request at that point),
+   * counting only calls made after the first `after` call when `after` is given.
+   */
+  function failingAt(method: "submitTransaction" | "createEntity", n: number, after?: "createEntity"): TableClient {
     const real = stack.host.services.clients.table("campaignData");
     let calls = 0;
+    let armed = after === undefined;
     return new Proxy(real, {
       get(target, property, receiver) {
         const value = Reflect.get(target, property, receiver);
-        if (property !== method) return typeof value === "function" ? value.bind(target) : value;
+        if (property !== method && property !== after) return typeof value === "function" ? value.bind(target) : value;
         return async (...args: unknown[]) => {
-          if (++calls === n) throw new Error(`injected: the request died at ${method} #${n}`);
+          if (property === method && armed && ++calls === n) throw new Error(`injected: the request died at ${method} #${n}`);
+          if (property === after) armed = true;
           return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         };
       },
     });
+  }
+
+  /** The label batch store (and the campaign store it writes through) on a given table client. */
+  function storesOn(data: TableClient): LabelBatchStore {
+    return new LabelBatchStore(data, new CampaignStore(stack.host.services.clients.table("records"), data));
   }
 
   it("a request that dies after its batch committed: the check job applies the rest and queues the progress", async () => {
@@ -211,8 +223,8 @@ describe("label batches are all-or-nothing", () => {
     const services = stack.host.services;
     const batch = newLabelBatch(id, "partner@example.com", ids.map((imageId) => ({ imageId, objects: [{ label_original: "a", label_translated: "a", confidence: null, bounding_box: box, polygon: null }] })));
     const known = await services.campaigns.getImages(id, ids);
-    // Staging takes 2 transactions (150 history rows); the commit is a createEntity; then applying: die on its 2nd transaction.
-    const crashing = new LabelBatchStore(failingAt("submitTransaction", 4), services.campaigns);
+    // Staged, committed (the batch row's createEntity), then applying dies on its second transaction.
+    const crashing = storesOn(failingAt("submitTransaction", 2, "createEntity"));
     await expect(crashing.store(batch, known)).rejects.toThrow(/injected/);
     const half = await services.campaigns.getImages(id, ids);
     const applied = [...half.values()].filter((i) => i.labelStatus === "user_complete").length;
@@ -236,13 +248,15 @@ describe("label batches are all-or-nothing", () => {
     const known = await services.campaigns.getImages(id, ids);
     const before = await services.campaigns.getImages(id, ids);
     // Staged (one transaction of history rows), then the commit (the first createEntity) fails.
-    await expect(new LabelBatchStore(failingAt("createEntity", 1), services.campaigns).store(batch, known)).rejects.toThrow(/injected/);
+    await expect(storesOn(failingAt("createEntity", 1)).store(batch, known)).rejects.toThrow(/injected/);
     expect(await services.labelBatches.history(id, ids[0]!)).toEqual([]);
     expect([...(await services.campaigns.getImages(id, ids)).values()]).toEqual([...before.values()]);
 
     await runCampaignSubmission(services, id, batch.batchId, ids, quiet);
     const historyRows: unknown[] = [];
-    for await (const row of services.clients.table("campaignData").listEntities({ queryOptions: { filter: `PartitionKey eq 'campaign!${String(id).padStart(12, "0")}' and RowKey ge 'sub!' and RowKey lt 'sub"'` } })) historyRows.push(row);
+    for (const partition of new Set(ids.map((imageId) => services.campaigns.imagePartition(id, imageId)))) {
+      for await (const row of services.clients.table("campaignData").listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partition} and RowKey ge 'sub!' and RowKey lt 'sub"'` } })) historyRows.push(row);
+    }
     expect(historyRows).toEqual([]);
     // A commit that arrives after the abort is refused, so the batch can never take effect half-seen.
     await expect(services.labelBatches.store(batch, known)).rejects.toBeInstanceOf(BatchAbortedError);

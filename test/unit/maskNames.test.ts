@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
-  exportFilterExpression,
   folderAncestors,
   labelImagesRequestSchema,
   toExportFilter,
 } from "../../shared/domain/exports.js";
 import { LIMITS, suffixProblem } from "../../shared/domain/inputRules.js";
+import { exportSelection } from "../../shared/repos/campaigns.js";
 import type { ExportImage } from "../../shared/domain/labels.js";
 import { contractTimestamp } from "../../shared/domain/time.js";
 import { EntryNamer, StatsCollector } from "../../shared/export/formats/common.js";
@@ -136,7 +136,7 @@ describe("export filter bounds", () => {
       activityFrom: "2020-10-01T00:00:00.000000Z",
       activityBefore: "2020-10-26T07:44:57.000000Z",
     });
-    expect(exportFilterExpression(filter)).toContain("firstLabeledAt ge '2020-10-26T07:44:56.000000Z'");
+    expect(exportSelection(filter)).toContain("firstLabeledAt ge '2020-10-26T07:44:56.000000Z'");
   });
 
   it("compares a row stamped exactly at a bound, or a microsecond off, the right way as strings", () => {
