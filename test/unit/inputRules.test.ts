@@ -7,8 +7,8 @@ import { countsAsDone } from "../../shared/domain/labels.js";
 import { prepareSubmission, submissionSchema } from "../../shared/domain/submissions.js";
 import { ApiError } from "../../shared/errors.js";
 import { MAX_JSON_COLUMN_CHARS, toJsonColumns } from "../../shared/storage/jsonColumns.js";
+import { bucketOf, groupByBucket } from "../../shared/storage/buckets.js";
 import { entityBytes, MAX_ENTITY_BYTES, MAX_TRANSACTION_BYTES, planTransactions } from "../../shared/storage/transactions.js";
-import { idRuns, inRanges, mergeRanges } from "../../shared/util/idRanges.js";
 
 describe("the relative-path rule (dropbox names, filepath, output_folder)", () => {
   it.each([
@@ -149,19 +149,19 @@ describe("status rules", () => {
   });
 });
 
-describe("id ranges", () => {
-  it("merge, answer membership and stay bounded as a superset", () => {
-    expect(mergeRanges(10, [[5, 5], [1, 3], [4, 4], [10, 12]])).toEqual([[1, 5], [10, 12]]);
-    const scattered = Array.from({ length: 5000 }, (_, i): [number, number] => [i * 10, i * 10]);
-    const bounded = mergeRanges(100, scattered);
-    expect(bounded.length).toBeLessThanOrEqual(100);
-    expect(scattered.every(([id]) => inRanges(bounded, id))).toBe(true);
-    expect(inRanges(bounded, 10 * 5000 + 1)).toBe(false);
-    expect(inRanges([[1, 5], [10, 12]], 7)).toBe(false);
+describe("buckets", () => {
+  it("group ids by bucket of 1,000, sorted and unique", () => {
+    expect(bucketOf(999)).toBe(0);
+    expect(bucketOf(1000)).toBe(1);
+    expect([...groupByBucket([2001, 5, 1000, 5, 999, 3])]).toEqual([[0, [3, 5, 999]], [1, [1000]], [2, [2001]]]);
   });
 
-  it("group ids into runs for range reads", () => {
-    expect(idRuns([12, 1, 2, 3, 7, 2000, 2001])).toEqual([[1, 7], [12, 12], [2000, 2001]]);
-    expect(idRuns(Array.from({ length: 1500 }, (_, i) => i + 1)).length).toBe(2);
+  it("plan transactions per partition", () => {
+    const actions: TransactionAction[] = [
+      ["create", { partitionKey: "a", rowKey: "1" }],
+      ["create", { partitionKey: "b", rowKey: "1" }],
+      ["create", { partitionKey: "a", rowKey: "2" }],
+    ];
+    expect(planTransactions(actions).map((t) => t.map((a) => `${a[1].partitionKey}${a[1].rowKey}`))).toEqual([["a1", "a2"], ["b1"]]);
   });
 });
