@@ -1,15 +1,16 @@
 import { app } from "@azure/functions";
-import { addImagesToCampaign } from "../shared/app/campaigns.js";
-import { imageRefsSchema } from "../shared/domain/imageSets.js";
+import { additionView, addImagesToCampaign } from "../shared/app/campaigns.js";
+import { campaignImageRefsSchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
-import { idParam, ok, readBody } from "../shared/http/request.js";
+import { idParam, json, ok, readBody } from "../shared/http/request.js";
 
-export const handler = endpoint("admin", async (request, { services }) => {
+export const handler = endpoint("admin", async (request, { services, principal }) => {
   const campaignId = idParam(request, "campaignId");
-  const refs = await readBody(request, imageRefsSchema, services.config.settings.MAX_BODY_BYTES);
-  await addImagesToCampaign(services, campaignId, refs);
-  return ok();
+  const refs = await readBody(request, campaignImageRefsSchema, services.config.settings.MAX_BODY_BYTES);
+  const addition = await addImagesToCampaign(services, principal, campaignId, refs);
+  if (!addition) return ok();
+  return { ...json(202, additionView(addition)), headers: { Location: `/api/v1/campaigns/${campaignId}/additions/${addition.additionId}` } };
 });
 
 export const definition: HttpFunctionDefinition = {
@@ -18,10 +19,11 @@ export const definition: HttpFunctionDefinition = {
   route: "v1/campaigns/{campaignId:int}/images",
   handler,
   doc: {
-    summary: "Add stored images to a campaign by id or filepath, while it is created (an image is counted once)",
+    summary:
+      "Add stored images to a campaign by id or filepath, while it is created (an image is counted once). Up to 10,000 are added before the answer; more (up to 100,000 per request) run in the background: 202 with the addition's status",
     access: "admin",
-    body: imageRefsSchema,
-    responses: { 200: '"ok"', 404: "unknown campaign", 409: "campaign is not created", 422: "unknown image" },
+    body: campaignImageRefsSchema,
+    responses: { 200: '"ok"', 202: "the addition, running in the background (Location: its status)", 404: "unknown campaign", 409: "campaign is not created", 422: "unknown image" },
   },
 };
 

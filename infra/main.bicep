@@ -62,6 +62,7 @@ var queueNames = [
   'imageset-copy'
   'campaign-progress'
   'campaign-submission'
+  'campaign-images'
   'campaign-finish'
   'export-run'
   'mask-render'
@@ -120,6 +121,7 @@ module storage 'modules/storage.bicep' = {
       deploymentContainerName
     ]
     tableNames: tableNames
+    consoleOrigins: ['https://${functionAppName}.azurewebsites.net']
   }
 }
 

@@ -20,6 +20,20 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+const isHttpsUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+};
+/** An optional service URL: https, no query; kept without a trailing slash so paths append cleanly. */
+const httpsEndpoint = (name: string) =>
+  optionalString
+    .refine((v) => v === undefined || isHttpsUrl(v), `${name} must be an https:// URL without a query`)
+    .transform((v) => v?.replace(/\/+$/, ""));
+
 /**
  * Every app setting the code reads, with its local default. The README's settings table and
  * local.settings.sample.json list exactly these; a test keeps them in step.
@@ -29,6 +43,14 @@ export const settingsSchema = z.object({
   STORAGE_CONNECTION_STRING: optionalString,
   /** Storage account name for identity-based access in Azure (no key in settings). */
   STORAGE_ACCOUNT_NAME: optionalString,
+  /**
+   * Service endpoints for identity-based access, when they are not the public ones derived from
+   * STORAGE_ACCOUNT_NAME (`https://<account>.blob.core.windows.net`): Azurite over HTTPS, whose URLs carry
+   * the account in the path. HTTPS only, because bearer tokens are never sent over plain HTTP.
+   */
+  STORAGE_BLOB_ENDPOINT: httpsEndpoint("STORAGE_BLOB_ENDPOINT"),
+  STORAGE_QUEUE_ENDPOINT: httpsEndpoint("STORAGE_QUEUE_ENDPOINT"),
+  STORAGE_TABLE_ENDPOINT: httpsEndpoint("STORAGE_TABLE_ENDPOINT"),
   /** How SAS URLs are signed: `accountKey` (Azurite, connection string) or `userDelegation` (managed identity). */
   SAS_SIGNING: z.enum(["accountKey", "userDelegation"]).optional(),
   /** Queue transport: Azure Storage queues (local host) or Service Bus (Azure). */
@@ -89,7 +111,7 @@ export const TABLE_NAMES = ["users", "records", "campaignData", "exports"] as co
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /** One queue per job type. */
-export const QUEUE_NAMES = ["imageset-copy", "campaign-progress", "campaign-submission", "campaign-finish", "export-run", "mask-render"] as const;
+export const QUEUE_NAMES = ["imageset-copy", "campaign-progress", "campaign-submission", "campaign-images", "campaign-finish", "export-run", "mask-render"] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export class ConfigError extends Error {
@@ -106,6 +128,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid settings: ${problems}`);
   }
   const settings = parsed.data;
+  const endpoints = [settings.STORAGE_BLOB_ENDPOINT, settings.STORAGE_QUEUE_ENDPOINT, settings.STORAGE_TABLE_ENDPOINT];
+  // Refused rather than ignored: a connection string names its own endpoints, and SAS signing needs the account name.
+  if (endpoints.some(Boolean) && (settings.STORAGE_CONNECTION_STRING || !settings.STORAGE_ACCOUNT_NAME)) {
+    throw new ConfigError("invalid settings: STORAGE_BLOB_ENDPOINT, STORAGE_QUEUE_ENDPOINT and STORAGE_TABLE_ENDPOINT go with STORAGE_ACCOUNT_NAME, not STORAGE_CONNECTION_STRING");
+  }
   if (!settings.STORAGE_CONNECTION_STRING && !settings.STORAGE_ACCOUNT_NAME) {
     settings.STORAGE_CONNECTION_STRING = azuriteConnectionString();
   }

@@ -2,6 +2,7 @@ import { loadConfig, type AppConfig } from "./config.js";
 import { UserStore } from "./auth.js";
 import type { JobBody, JobSender, JobType, SendOptions } from "./queue/messages.js";
 import { StorageQueueJobSender } from "./queue/storageQueue.js";
+import { AdditionStore } from "./repos/additions.js";
 import { CampaignStore } from "./repos/campaigns.js";
 import { ExportStore } from "./repos/exports.js";
 import { ImageSetStore } from "./repos/imageSets.js";
@@ -21,6 +22,7 @@ export interface Services {
   readonly images: ImageStore;
   readonly campaigns: CampaignStore;
   readonly labelBatches: LabelBatchStore;
+  readonly additions: AdditionStore;
   readonly exports: ExportStore;
 }
 
@@ -56,6 +58,7 @@ export function createServices(config: AppConfig, overrides: { queue?: JobSender
     images: new ImageStore(records),
     campaigns,
     labelBatches: new LabelBatchStore(clients.table("campaignData"), campaigns),
+    additions: new AdditionStore(clients.table("campaignData")),
     exports: new ExportStore(clients.table("exports")),
   };
 }

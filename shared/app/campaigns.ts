@@ -5,6 +5,7 @@ import {
   acceptsSubmissions,
   campaignTitleProblem,
   canTransition,
+  INLINE_ADDITION,
   partnerMayAccess,
   statusAfterRequest,
   type CampaignStatus,
@@ -14,6 +15,7 @@ import { LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/l
 import { prepareSubmission, type ImageSize, type Submission } from "../domain/submissions.js";
 import { contractTimestamp } from "../domain/time.js";
 import { conflict, errorMessage, forbidden, notFound, unavailable, unprocessable } from "../errors.js";
+import { newAdditionId, type AdditionRecord } from "../repos/additions.js";
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
 import { BatchAbortedError, newLabelBatch } from "../repos/labelBatches.js";
 import type { Services } from "../services.js";
@@ -128,6 +130,10 @@ export async function createCampaign(
 export async function changeCampaignStatus(services: Services, campaignId: number, to: CampaignStatus): Promise<void> {
   let refused: string | undefined;
   const now = contractTimestamp();
+  if (to === "active") {
+    const pending = await services.additions.pending(campaignId);
+    if (pending.length) throw conflict(`campaign ${campaignId} is still adding images (addition ${pending[0]!.additionId}: ${pending[0]!.done} of ${pending[0]!.total}); activate it once that is done`);
+  }
   const updated = await services.campaigns.update(campaignId, (current) => {
     if (!canTransition(current.status, to)) {
       refused = `campaign ${campaignId} is ${current.status}; it cannot become ${to}`;
@@ -151,11 +157,53 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
   }
 }
 
-export async function addImagesToCampaign(services: Services, campaignId: number, refs: ImageRef[]): Promise<void> {
+/**
+ * Adds stored images to a campaign. Every reference is resolved first (an unknown one is a 422 and
+ * nothing is added). Up to INLINE_ADDITION images are added before answering; a larger addition is
+ * recorded and queued, and the answer is its record (the request never waits for minutes).
+ */
+export async function addImagesToCampaign(services: Services, principal: Principal, campaignId: number, refs: ImageRef[]): Promise<AdditionRecord | undefined> {
   const campaign = await getCampaign(services, campaignId);
   if (!acceptsImages(campaign.status)) throw conflict(`campaign ${campaignId} is ${campaign.status}; images can only be added while it is created`);
   const images = await resolveImageRefs(services, refs);
-  await services.campaigns.addImages(campaignId, images);
+  if (images.length <= INLINE_ADDITION) {
+    await services.campaigns.addImages(campaignId, images);
+    return undefined;
+  }
+  const addition = await services.additions.create(campaignId, {
+    additionId: newAdditionId(),
+    imageIds: images.map((i) => i.imageId),
+    createdBy: principal.email,
+    dateCreated: contractTimestamp(),
+  });
+  try {
+    await services.queue.send("campaign-images", { campaignId, additionId: addition.additionId });
+  } catch (error) {
+    await services.additions.update(campaignId, addition.additionId, () => ({ status: "failed", error: `could not be queued: ${errorMessage(error)}` }));
+    throw unavailable(`could not queue the addition (${errorMessage(error)}); nothing was added, try again`);
+  }
+  return addition;
+}
+
+/** The addition resource. */
+export function additionView(addition: AdditionRecord) {
+  return {
+    addition_id: addition.additionId,
+    campaign_id: addition.campaignId,
+    status: addition.status,
+    images: { done: addition.done, total: addition.total },
+    created_by: addition.createdBy,
+    date_created: addition.dateCreated,
+    date_started: addition.dateStarted,
+    date_finished: addition.dateFinished,
+    error: addition.error,
+  };
+}
+
+export async function getAddition(services: Services, campaignId: number, additionId: string): Promise<AdditionRecord> {
+  const addition = /^[0-9]{14}-[0-9a-f]{8}$/.test(additionId) ? await services.additions.get(campaignId, additionId) : undefined;
+  if (!addition) throw notFound(`campaign ${campaignId} has no addition ${JSON.stringify(additionId.slice(0, 40))}`);
+  return addition;
 }
 
 /** Seconds before a label batch's check job looks at it: longer than any request that stores a batch takes. */

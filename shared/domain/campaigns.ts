@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { imageRefsOf } from "./imageSets.js";
 import { jsonObjectField, translationsField } from "./inputRules.js";
 
 export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
@@ -55,6 +56,13 @@ export const createCampaignSchema = z
     label_translations: translationsField(),
   })
   .strict();
+
+/**
+ * Adding images to a campaign: up to 10,000 are added while the request waits; a larger addition (up to
+ * 100,000 per request) runs as a background job the request answers with.
+ */
+export const INLINE_ADDITION = 10_000;
+export const campaignImageRefsSchema = imageRefsOf(100_000);
 
 /** Any known status parses (an illegal transition to it is a 409); a value that is not a status is a 422. */
 export const updateCampaignSchema = z.object({ new_status: z.enum(CAMPAIGN_STATUSES) }).strict();

@@ -49,14 +49,18 @@ export const createImageSetSchema = z
 /** Any known status parses (only `finished` may be asked for; others are a 409); a value that is not a status is a 422. */
 export const updateImageSetSchema = z.object({ new_status: z.enum(IMAGESET_STATUSES) }).strict();
 
-/** `[{id}]` or `[{filepath}]` items for adding stored images to a set or campaign. */
-export const imageRefsSchema = z
-  .array(
-    z.union([
-      z.object({ id: z.number().int().positive() }).strict(),
-      z.object({ filepath: relativePathField("filepath") }).strict(),
-    ]),
-  )
-  .min(1, "give at least one image")
-  .max(10_000, "at most 10,000 images per request");
-export type ImageRef = z.infer<typeof imageRefsSchema>[number];
+const imageRef = z.union([z.object({ id: z.number().int().positive() }).strict(), z.object({ filepath: relativePathField("filepath") }).strict()]);
+/** Look-ups by path cost a read each; by id a read per 1,000 ids. */
+export const MAX_FILEPATH_REFS = 10_000;
+
+/** `[{id}]` or `[{filepath}]` items for adding stored images, at most `max` per request (and 10,000 by filepath). */
+export const imageRefsOf = (max: number) =>
+  z
+    .array(imageRef)
+    .min(1, "give at least one image")
+    .max(max, `at most ${max.toLocaleString("en")} images per request`)
+    .refine((refs) => refs.filter((ref) => "filepath" in ref).length <= MAX_FILEPATH_REFS, `at most ${MAX_FILEPATH_REFS.toLocaleString("en")} images by filepath per request`);
+
+/** Adding stored images to an image set (inline). */
+export const imageRefsSchema = imageRefsOf(10_000);
+export type ImageRef = z.infer<typeof imageRef>;

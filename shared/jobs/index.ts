@@ -1,6 +1,7 @@
 import type { JobType } from "../queue/messages.js";
 import { failCampaignFinish, runCampaignFinish } from "./campaignFinish.js";
 import { runCampaignProgress } from "./campaignProgress.js";
+import { failCampaignImages, runCampaignImages } from "./campaignImages.js";
 import { runCampaignSubmission } from "./campaignSubmission.js";
 import { failExport, runExport } from "./exportRun.js";
 import { failImageSetCopy, runImageSetCopy } from "./imageSetCopy.js";
@@ -25,6 +26,11 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     run: (services, body, log) => runCampaignSubmission(services, body.campaignId, body.batchId, body.imageIds, log),
     // Nothing to mark: a batch nobody settles stays invisible (never committed) or is applied by a replay.
     fail: async () => {},
+  },
+  "campaign-images": {
+    resource: (body) => `campaign/${body.campaignId}/addition/${body.additionId}`,
+    run: (services, body, log) => runCampaignImages(services, body.campaignId, body.additionId, log),
+    fail: (services, body, reason) => failCampaignImages(services, body.campaignId, body.additionId, reason),
   },
   "campaign-finish": {
     resource: (body) => `campaign/${body.campaignId}`,

@@ -16,6 +16,8 @@ export const jobSchemas = {
   "campaign-submission": z
     .object({ campaignId: z.number().int().positive(), batchId: z.string().min(1).max(100), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
     .strict(),
+  /** Add a large set of stored images to a campaign (recorded by the request as an addition). */
+  "campaign-images": z.object({ campaignId: z.number().int().positive(), additionId: z.string().min(1).max(40) }).strict(),
   /** Write a finished campaign's label set and ML datasets. */
   "campaign-finish": z.object({ campaignId: z.number().int().positive() }).strict(),
   /** Run one export job (all formats; masks fan out per image). */

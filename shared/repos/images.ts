@@ -41,6 +41,14 @@ export function imageView(image: ImageRecord) {
 }
 
 const pathKey = (blobPath: string) => createHash("sha256").update(blobPath).digest("hex");
+/** Key rows are grouped by an image's folder (a set's images share it) and 16 shards within it. */
+const PATH_SHARDS = 16;
+function pathGroup(blobPath: string): string {
+  const slash = blobPath.lastIndexOf("/");
+  const folder = slash < 0 ? "" : blobPath.slice(0, slash);
+  const shard = parseInt(pathKey(blobPath).slice(0, 4), 16) % PATH_SHARDS;
+  return `${createHash("sha256").update(folder).digest("hex").slice(0, 16)}!${pad(shard, 2)}`;
+}
 
 function toRecord(row: Record<string, unknown>, imageId: number): ImageRecord {
   return {
@@ -90,7 +98,7 @@ export class ImageStore {
 
   /** Records images (new ones get ids; already recorded paths return their existing id). */
   async record(facts: ImageFacts[]): Promise<ImageRecord[]> {
-    const appended = await this.all.append(facts.map((f) => ({ key: pathKey(f.blobPath), item: factsEntity(f) })));
+    const appended = await this.all.append(facts.map((f) => ({ key: pathKey(f.blobPath), group: pathGroup(f.blobPath), item: factsEntity(f) })));
     return appended.map((a, i) => ({ ...facts[i]!, imageId: a.pos + 1 }));
   }
 
@@ -106,7 +114,7 @@ export class ImageStore {
   }
 
   async findByPath(blobPath: string): Promise<ImageRecord | undefined> {
-    const pos = await this.all.positionOf(pathKey(blobPath));
+    const pos = await this.all.positionOf(pathKey(blobPath), pathGroup(blobPath));
     return pos === undefined ? undefined : this.get(pos + 1);
   }
 

@@ -1,26 +1,32 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { bucketKey, bucketOf, groupByBucket } from "./buckets.js";
 import { fromJsonColumns, toJsonColumns } from "./jsonColumns.js";
 import { queryPages, rowRange, type Row } from "./queries.js";
 import { RETRY, retryOnConflict } from "./retry.js";
 import { readRow } from "./rows.js";
-import { pad } from "./tableErrors.js";
+import { isConflict, pad } from "./tableErrors.js";
 import { planTransactions } from "./transactions.js";
 import { mapLimit } from "../util/concurrency.js";
 
 /** A claim or a pending block older than this belongs to a writer that died: others may finish or take it over. */
 export const STALE_MS = 60_000;
 /** Items per pending block (the block travels in the head row until its rows are written). */
-const BLOCK_SIZE = 100;
-/** Partitions the key index is spread over. */
-const KEY_SHARDS = 4096;
+const BLOCK_SIZE = 200;
+
+/** An item to append: its key (a row-key-safe string), the group its key row lives in, and its properties. */
+export interface SequenceItem {
+  key: string;
+  /** Names the key row's partition (`<base>!k<group>`): keys appended together should share few groups. */
+  group: string;
+  item: Record<string, unknown>;
+}
 
 interface PendingBlock {
   id: string;
   from: number;
   at: number;
-  items: Array<{ key: string; item: Record<string, unknown> }>;
+  items: SequenceItem[];
 }
 
 export interface Appended {
@@ -34,7 +40,8 @@ export interface Appended {
  * bounded partitions so no operation's cost grows with its length:
  *   `<base>!head`    one row: `count` (positions handed out) and the blocks still being written
  *   `<base>!<bucket>`  `pos!<pos>` rows, 1,000 positions per partition: pages and look-ups by position
- *   `<base>!k<shard>`  `key!<key>` rows spread over 4,096 partitions by the key's hash: look-up by key
+ *   `<base>!k<group>`  `key!<key>` rows in groups the caller chooses (keys appended together share few
+ *                    groups, so claims and key rows go in a transaction per group): look-up by key
  * Appending a block of items takes three steps that can each be redone: (1) each key is claimed by
  * creating its key row (a key that exists already keeps its position), (2) positions are handed out by
  * one update of the head row under its ETag, which also records the block, items included, as pending,
@@ -63,9 +70,8 @@ export class KeyedSequence {
     return `pos!${pad(pos)}`;
   }
 
-  private keyPartition(key: string): string {
-    const shard = parseInt(createHash("sha256").update(key).digest("hex").slice(0, 6), 16) % KEY_SHARDS;
-    return `${this.base}!k${pad(shard, 4)}`;
+  private keyPartition(group: string): string {
+    return `${this.base}!k${group}`;
   }
 
   private keyRowKey(key: string): string {
@@ -110,8 +116,8 @@ export class KeyedSequence {
   }
 
   /** The position of a key, if it has one. */
-  async positionOf(key: string): Promise<number | undefined> {
-    const row = await readRow(this.table, this.keyPartition(key), this.keyRowKey(key));
+  async positionOf(key: string, group: string): Promise<number | undefined> {
+    const row = await readRow(this.table, this.keyPartition(group), this.keyRowKey(key));
     return typeof row?.pos === "number" ? row.pos : undefined;
   }
 
@@ -119,29 +125,54 @@ export class KeyedSequence {
    * Appends items whose keys have no position yet; returns each item's position and whether this call
    * added it. Safe to repeat, to race, and to resume after a crash: every key ends up at exactly one position.
    */
-  async append(items: ReadonlyArray<{ key: string; item: Record<string, unknown> }>): Promise<Appended[]> {
+  async append(items: readonly SequenceItem[]): Promise<Appended[]> {
     const unique = [...new Map(items.map((i) => [i.key, i])).values()];
     const results = new Map<string, { pos: number; created: boolean }>();
     for (let start = 0; start < unique.length; start += BLOCK_SIZE) {
-      const blockItems = unique.slice(start, start + BLOCK_SIZE);
       const blockId = randomUUID();
-      let todo = blockItems;
+      let todo = unique.slice(start, start + BLOCK_SIZE);
       // Keys another live writer is adding right now are waited for: their positions come from that writer.
       for (let round = 0; todo.length > 0; round++) {
-        const claims = await mapLimit(todo, 16, (item) => this.claim(item.key, blockId));
-        const mine = todo.filter((_, i) => claims[i] === "claimed");
-        claims.forEach((claim, i) => typeof claim === "number" && results.set(todo[i]!.key, { pos: claim, created: false }));
+        const claims = await this.claimAll(todo, blockId);
+        const mine = todo.filter((item) => claims.get(item.key) === "claimed");
+        for (const item of todo) {
+          const claim = claims.get(item.key);
+          if (typeof claim === "number") results.set(item.key, { pos: claim, created: false });
+        }
         if (mine.length) {
           const block = await this.allocate(blockId, mine);
           await this.writeBlock(block);
           await this.clearBlock(block.id);
           block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
         }
-        todo = todo.filter((_, i) => claims[i] === "busy");
+        todo = todo.filter((item) => claims.get(item.key) === "busy");
         if (todo.length) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(round, 5))));
       }
     }
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));
+  }
+
+  /**
+   * Claims keys for a block, a transaction of key-row creates per group; a group where some key exists
+   * already (or is claimed) falls back to claiming key by key.
+   */
+  private async claimAll(items: readonly SequenceItem[], blockId: string): Promise<Map<string, number | "claimed" | "busy">> {
+    const claims = new Map<string, number | "claimed" | "busy">();
+    const groups = new Map<string, SequenceItem[]>();
+    for (const item of items) groups.set(item.group, [...(groups.get(item.group) ?? []), item]);
+    await mapLimit([...groups.values()], 8, async (group) => {
+      const partitionKey = this.keyPartition(group[0]!.group);
+      try {
+        const at = Date.now();
+        await this.table.submitTransaction(group.map((item): TransactionAction => ["create", { partitionKey, rowKey: this.keyRowKey(item.key), claim: blockId, claimedAt: at }]));
+        for (const item of group) claims.set(item.key, "claimed");
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        const one = await mapLimit(group, 16, (item) => this.claim(item, blockId));
+        group.forEach((item, i) => claims.set(item.key, one[i]!));
+      }
+    });
+    return claims;
   }
 
   private head(): Promise<Row | undefined> {
@@ -149,10 +180,10 @@ export class KeyedSequence {
   }
 
   /** Claims a key for a block: its position if it has one, "claimed", or "busy" (a live writer holds it). */
-  private async claim(key: string, blockId: string): Promise<number | "claimed" | "busy"> {
-    const partitionKey = this.keyPartition(key);
-    const rowKey = this.keyRowKey(key);
-    return retryOnConflict(`key ${key}`, async () => {
+  private async claim(item: SequenceItem, blockId: string): Promise<number | "claimed" | "busy"> {
+    const partitionKey = this.keyPartition(item.group);
+    const rowKey = this.keyRowKey(item.key);
+    return retryOnConflict(`key ${item.key}`, async () => {
       const row = await readRow(this.table, partitionKey, rowKey);
       if (!row) {
         await this.table.createEntity({ partitionKey, rowKey, claim: blockId, claimedAt: Date.now() });
@@ -174,7 +205,7 @@ export class KeyedSequence {
   }
 
   /** Hands out positions to a block by one head update (finishing stale blocks of dead writers first). */
-  private async allocate(blockId: string, items: PendingBlock["items"]): Promise<PendingBlock> {
+  private async allocate(blockId: string, items: SequenceItem[]): Promise<PendingBlock> {
     return retryOnConflict(`sequence ${this.base}`, async () => {
       const row = await this.head();
       const { count, pending } = decodeHead(row);
@@ -194,17 +225,20 @@ export class KeyedSequence {
     });
   }
 
-  /** Writes a block's position rows and key rows (upserts: redoing it writes the same). */
+  /** Writes a block's position rows, then its key rows (upserts in transactions: redoing it writes the same). */
   private async writeBlock(block: PendingBlock): Promise<void> {
-    const positions: TransactionAction[] = block.items.map(({ key, item }, i) => [
+    const positions = block.items.map(({ key, group, item }, i): TransactionAction => [
       "upsert",
-      { ...item, partitionKey: this.bucketPartition(block.from + i), rowKey: this.posKey(block.from + i), itemKey: key },
+      { ...item, partitionKey: this.bucketPartition(block.from + i), rowKey: this.posKey(block.from + i), itemKey: key, itemGroup: group },
       "Replace",
     ]);
     await mapLimit(planTransactions(positions), 4, (transaction) => this.table.submitTransaction(transaction));
-    await mapLimit(block.items, 16, ({ key }, i) =>
-      this.table.upsertEntity({ partitionKey: this.keyPartition(key), rowKey: this.keyRowKey(key), pos: block.from + i }, "Replace"),
-    );
+    const keys = block.items.map(({ key, group }, i): TransactionAction => [
+      "upsert",
+      { partitionKey: this.keyPartition(group), rowKey: this.keyRowKey(key), pos: block.from + i },
+      "Replace",
+    ]);
+    await mapLimit(planTransactions(keys), 8, (transaction) => this.table.submitTransaction(transaction));
   }
 
   private async clearBlock(blockId: string): Promise<void> {

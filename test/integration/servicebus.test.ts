@@ -14,6 +14,7 @@ const samples: { [T in JobType]: JobBody<T> } = {
   "imageset-copy": { imagesetId: 2 },
   "campaign-progress": { campaignId: 3, imageIds: [1, 2] },
   "campaign-submission": { campaignId: 3, batchId: "2026-12-02T10:00:00.000000Z_0a1b2c3d", imageIds: [1, 2] },
+  "campaign-images": { campaignId: 3, additionId: "20261202100000-0a1b2c3d" },
   "campaign-finish": { campaignId: 3 },
   "export-run": { exportId: "exp-1" },
   "mask-render": { exportId: "exp-1", imageId: 4 },

@@ -79,7 +79,9 @@ describe("keyed sequence (the image store)", () => {
     const sequence = new KeyedSequence(records, "seqtest");
     const keys = Array.from({ length: 2500 }, (_, i) => `key-${i}`);
     const windows = Array.from({ length: 6 }, (_, w) => keys.slice(w * 400, w * 400 + 600));
-    const results = await Promise.all(windows.map((window) => sequence.append(window.map((key) => ({ key, item: { key } })))));
+    // Keys in 40 groups (key rows' partitions), as a caller groups keys that are appended together.
+    const group = (key: string) => String(Number(key.split("-")[1]) % 40);
+    const results = await Promise.all(windows.map((window) => sequence.append(window.map((key) => ({ key, group: group(key), item: { key } })))));
     expect(await sequence.count()).toBe(2500);
     const positions = new Map<string, number>();
     for (const result of results) {
@@ -95,28 +97,28 @@ describe("keyed sequence (the image store)", () => {
     expect(page.map((row) => positions.get(String(row.itemKey)))).toEqual(Array.from({ length: 10 }, (_, i) => 995 + i));
     const some = await sequence.getMany([0, 999, 1000, 2499, 2500]);
     expect([...some.keys()].sort((a, b) => a - b)).toEqual([0, 999, 1000, 2499]);
-    expect(await sequence.positionOf("key-1234")).toBe(positions.get("key-1234"));
+    expect(await sequence.positionOf("key-1234", group("key-1234"))).toBe(positions.get("key-1234"));
   });
 
   it("finishes a block whose writer died after taking positions, and takes over a dead writer's claims: no gap, no duplicate", async () => {
     const base = "seqcrash";
     const healthy = new KeyedSequence(records, base, 200);
-    await healthy.append(["a", "b"].map((key) => ({ key, item: {} })));
-    // Dies writing its block's rows (after the head update that gave it positions 2-4).
-    const dying = new KeyedSequence(dyingAt(records, "submitTransaction", 1), base, 200);
-    await expect(dying.append(["c", "d", "e"].map((key) => ({ key, item: {} })))).rejects.toThrow(/injected/);
+    await healthy.append(["a", "b"].map((key) => ({ key, group: "g", item: {} })));
+    // Dies writing its block's rows (its claims were transaction #1; the head update gave it positions 2-4).
+    const dying = new KeyedSequence(dyingAt(records, "submitTransaction", 2), base, 200);
+    await expect(dying.append(["c", "d", "e"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
     expect(await healthy.count()).toBe(2); // readers see up to the pending block
     // Dies before taking positions (the head update fails): its claims on f and g are left behind.
     const claimer = new KeyedSequence(dyingAt(records, "updateEntity", 1), base, 200);
-    await expect(claimer.append(["f", "g"].map((key) => ({ key, item: {} })))).rejects.toThrow(/injected/);
+    await expect(claimer.append(["f", "g"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
     await new Promise((resolve) => setTimeout(resolve, 250));
-    const after = await healthy.append(["g", "h", "d"].map((key) => ({ key, item: {} })));
+    const after = await healthy.append(["g", "h", "d"].map((key) => ({ key, group: "g", item: {} })));
     expect(await healthy.count()).toBe(7);
     const positions = new Map<string, number>();
-    for (const key of ["a", "b", "c", "d", "e", "g", "h"]) positions.set(key, (await healthy.positionOf(key))!);
+    for (const key of ["a", "b", "c", "d", "e", "g", "h"]) positions.set(key, (await healthy.positionOf(key, "g"))!);
     expect([...positions.values()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(after.find((r) => r.key === "d")).toEqual({ key: "d", pos: positions.get("d"), created: false });
-    expect(await healthy.positionOf("f")).toBeUndefined();
+    expect(await healthy.positionOf("f", "g")).toBeUndefined();
   });
 
   it("records an image path once, and finds images by id in any order, with unknown ids left out", async () => {
