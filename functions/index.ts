@@ -7,6 +7,7 @@ import type { WorkerFunctionDefinition } from "../shared/jobs/worker.js";
 import { definition as addCampaignImages } from "./addCampaignImages.js";
 import { definition as addImageSetImages } from "./addImageSetImages.js";
 import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
+import { definition as campaignImagesWorker } from "./campaignImagesWorker.js";
 import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
 import { definition as campaignSubmissionWorker } from "./campaignSubmissionWorker.js";
 import { definition as createCampaign } from "./createCampaign.js";
@@ -14,6 +15,7 @@ import { definition as createExport } from "./createExport.js";
 import { definition as createImageSet } from "./createImageSet.js";
 import { definition as createLabelImages } from "./createLabelImages.js";
 import { definition as exportWorker } from "./exportWorker.js";
+import { definition as getAddition } from "./getAddition.js";
 import { definition as getCampaign } from "./getCampaign.js";
 import { definition as getExport } from "./getExport.js";
 import { definition as getImage } from "./getImage.js";
@@ -46,6 +48,7 @@ export const httpFunctions: HttpFunctionDefinition[] = [
   createExport,
   createImageSet,
   createLabelImages,
+  getAddition,
   getCampaign,
   getExport,
   getImage,
@@ -72,6 +75,7 @@ export const httpFunctions: HttpFunctionDefinition[] = [
 
 export const workerFunctions: WorkerFunctionDefinition[] = [
   campaignFinishWorker,
+  campaignImagesWorker,
   campaignProgressWorker,
   campaignSubmissionWorker,
   exportWorker,
