@@ -2,7 +2,7 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import type { CampaignStatus } from "../domain/campaigns.js";
 import type { ExportFilter } from "../domain/exports.js";
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
-import { bucketOf, BucketedSet, countAction, countsOf, groupByBucket, type BucketCounts } from "../storage/buckets.js";
+import { bucketOf, BucketedSet, countAction, countRowChunks, countsOf, groupByBucket, groupByCountRow, groupOf, newestCounts, oldestCounts, type BucketCounts } from "../storage/buckets.js";
 import { DenseList, type Row } from "../storage/denseList.js";
 import { fromJsonColumns } from "../storage/jsonColumns.js";
 import { queryAll, rowPrefix } from "../storage/queries.js";
@@ -299,7 +299,7 @@ export class CampaignStore {
    */
   async findImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
     const summary = await this.images(campaignId).summary.read();
-    return this.getImages(campaignId, imageIds.filter((id) => (summary.get(bucketOf(id))?.total ?? 0) > 0));
+    return this.getImages(campaignId, imageIds.filter((id) => (summary.get(groupOf(id))?.total ?? 0) > 0));
   }
 
   /** A page of the campaign's images in image-id order, optionally filtered, with the total of the selection. */
@@ -319,42 +319,52 @@ export class CampaignStore {
     for await (const rows of this.images(campaignId).scan(exportSelection(filter), select)) yield rows.map(toCampaignImage);
   }
 
-  /** A bucket's count row and some of its images, read together (their ETags guard the write that follows). */
-  async readBucket(campaignId: number, bucket: number, imageIds: number[]): Promise<{ countRow: Row | undefined; images: Map<number, CampaignImage> }> {
+  /** The count rows of some images' groups and the images, read together (their ETags guard the write that follows). */
+  async readImages(campaignId: number, imageIds: number[]): Promise<{ countRows: Map<number, Row>; images: Map<number, CampaignImage> }> {
     const set = this.images(campaignId);
-    const [countRow, rows] = await Promise.all([set.countRow(bucket), set.getMany(imageIds)]);
-    return { countRow, images: new Map([...rows].map(([id, row]) => [id, toCampaignImage(row)])) };
+    const groups = [...groupByCountRow(imageIds).keys()];
+    const [rows, counts] = await Promise.all([set.getMany(imageIds), Promise.all(groups.map((group) => set.countRow(group)))]);
+    const countRows = new Map(groups.flatMap((group, i) => (counts[i] ? [[group, counts[i]!] as const] : [])));
+    return { countRows, images: new Map([...rows].map(([id, row]) => [id, toCampaignImage(row)])) };
   }
 
   /**
-   * One transaction in one bucket: image rows changed under their ETags, each moved between the bucket's
-   * counters when its review state or test split changes, the count row (under its ETag) when any moved,
-   * and `extra` actions in that partition. A lost race throws (409/412) for the caller's retry.
+   * One transaction in one bucket's partition: image rows changed under their ETags, each moved between
+   * its group's counters when its review state or test split changes, the count rows of those groups
+   * (under their ETags), and `extra` actions in that partition. A lost race throws (409/412) for the
+   * caller's retry. Returns the groups' counts before and after.
    */
-  async writeBucket(
+  async writeImages(
     campaignId: number,
-    bucket: number,
-    countRow: Row | undefined,
+    countRows: ReadonlyMap<number, Row>,
     changes: ReadonlyArray<{ image: CampaignImage; fields: Record<string, unknown> }>,
     extra: TransactionAction[] = [],
-  ): Promise<BucketCounts> {
-    const partition = this.images(campaignId).partition(bucket);
-    const counts = countsOf(countRow);
-    const next: BucketCounts = { total: counts.total, version: counts.version + 1, counters: { ...counts.counters } };
-    let moved = false;
+  ): Promise<{ before: Map<number, BucketCounts>; after: Map<number, BucketCounts> }> {
+    const set = this.images(campaignId);
+    const before = new Map<number, BucketCounts>();
+    const after = new Map<number, BucketCounts>();
     const actions: TransactionAction[] = changes.map(({ image, fields }) => {
       const category = categoryOf((fields.labelStatus as LabelStatus | undefined) ?? image.labelStatus, (fields.testData as boolean | undefined) ?? image.testData);
       if (category !== image.countedAs) {
+        const group = groupOf(image.imageId);
+        if (!after.has(group)) {
+          const counts = countsOf(countRows.get(group));
+          before.set(group, counts);
+          after.set(group, { total: counts.total, version: counts.version + 1, counters: { ...counts.counters } });
+        }
+        const next = after.get(group)!;
         if (image.countedAs) next.counters[image.countedAs] = (next.counters[image.countedAs] ?? 0) - 1;
         next.counters[category] = (next.counters[category] ?? 0) + 1;
-        moved = true;
       }
-      return ["update", { ...fields, partitionKey: partition, rowKey: this.imageRowKey(image.imageId), countedAs: category }, "Merge", { etag: image.etag }];
+      return ["update", { ...fields, partitionKey: set.partition(bucketOf(image.imageId)), rowKey: this.imageRowKey(image.imageId), countedAs: category }, "Merge", { etag: image.etag }];
     });
-    if (moved) actions.push(countAction(partition, next, countRow ? String(countRow.etag) : undefined));
+    for (const [group, counts] of after) {
+      const row = countRows.get(group);
+      actions.push(countAction(set.partition(bucketOf(group * 100)), group, counts, row ? String(row.etag) : undefined));
+    }
     actions.push(...extra);
     if (actions.length) await this.data.submitTransaction(actions);
-    return moved ? next : counts;
+    return { before, after };
   }
 
   /**
@@ -364,7 +374,8 @@ export class CampaignStore {
    */
   async recordCounts(campaignId: number, before: ReadonlyMap<number, BucketCounts>, after: ReadonlyMap<number, BucketCounts>): Promise<{ progress: Progress; reachedTotal: boolean }> {
     const set = this.images(campaignId);
-    const summary = await set.summary.record(after);
+    await set.summary.record(after);
+    const summary = await set.summary.read();
     let progress: Progress = { done: sumCounts(summary.values(), DONE_CATEGORIES), total: sumCounts(summary.values()) };
     const raised = sumCounts(after.values(), DONE_CATEGORIES) > sumCounts(before.values(), DONE_CATEGORIES);
     if (!raised || progress.total === 0 || progress.done !== progress.total) return { progress, reachedTotal: false };
@@ -374,36 +385,29 @@ export class CampaignStore {
   }
 
   /**
-   * Changes review fields of images under their ETags, a transaction per bucket and 99 images with the
-   * bucket's count row (so a request of at most 99 images in one bucket changes all of them or none, and
-   * counts stay exact). `change` sees each image's current state and returns the fields to set, or null to
-   * leave it. Returns the ids that changed and the progress after.
+   * Changes review fields of images under their ETags, a transaction per group of 100 ids with the group's
+   * count row (so a request within one group changes all of its images or none, and counts stay exact).
+   * `change` sees each image's current state and returns the fields to set, or null to leave it. Returns
+   * the ids that changed and the progress after.
    */
   async updateImages(
     campaignId: number,
     imageIds: number[],
     change: (image: CampaignImage) => Record<string, unknown> | null,
   ): Promise<{ changed: number[]; progress: Progress; reachedTotal: boolean }> {
-    const changed: number[] = [];
-    const before = new Map<number, BucketCounts>();
-    const after = new Map<number, BucketCounts>();
-    for (const [bucket, ids] of groupByBucket(imageIds)) {
-      for (let start = 0; start < ids.length; start += 99) {
-        const chunk = ids.slice(start, start + 99);
-        const result = await retryOnConflict(`images of campaign ${campaignId}`, async () => {
-          const { countRow, images } = await this.readBucket(campaignId, bucket, chunk);
-          const changes = [...images.values()].flatMap((image) => {
-            const fields = change(image);
-            return fields ? [{ image, fields }] : [];
-          });
-          return { ids: changes.map((c) => c.image.imageId), before: countsOf(countRow), after: await this.writeBucket(campaignId, bucket, countRow, changes) };
+    const results = await mapLimit(countRowChunks(imageIds), 4, (chunk) =>
+      retryOnConflict(`images of campaign ${campaignId}`, async () => {
+        const { countRows, images } = await this.readImages(campaignId, chunk);
+        const changes = [...images.values()].flatMap((image) => {
+          const fields = change(image);
+          return fields ? [{ image, fields }] : [];
         });
-        changed.push(...result.ids);
-        if (!before.has(bucket)) before.set(bucket, result.before);
-        after.set(bucket, result.after);
-      }
-    }
-    return { changed, ...(await this.recordCounts(campaignId, before, after)) };
+        return { ids: changes.map((c) => c.image.imageId), ...(await this.writeImages(campaignId, countRows, changes)) };
+      }),
+    );
+    const before = oldestCounts(results.map((r) => r.before));
+    const after = newestCounts(results.map((r) => r.after));
+    return { changed: results.flatMap((r) => r.ids), ...(await this.recordCounts(campaignId, before, after)) };
   }
 
   /**
@@ -414,12 +418,8 @@ export class CampaignStore {
   async refreshProgress(campaignId: number, imageIds: number[]): Promise<{ progress: Progress; reachedTotal: boolean }> {
     const set = this.images(campaignId);
     const before = await set.summary.read();
-    const fresh = new Map<number, BucketCounts>();
-    await mapLimit([...groupByBucket(imageIds).keys()], 16, async (bucket) => {
-      const row = await set.countRow(bucket);
-      if (row) fresh.set(bucket, countsOf(row));
-    });
-    const stale = new Map([...fresh.keys()].map((bucket) => [bucket, before.get(bucket) ?? { total: 0, version: -1, counters: {} }]));
+    const fresh = await set.readCounts(groupByCountRow(imageIds).keys());
+    const stale = new Map([...fresh.keys()].map((group) => [group, before.get(group) ?? { total: 0, version: -1, counters: {} }]));
     return this.recordCounts(campaignId, stale, fresh);
   }
 }

@@ -10,8 +10,7 @@ import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import { planTransactions } from "../storage/transactions.js";
 import { mapLimit } from "../util/concurrency.js";
-import { bucketOf, COUNT_ROW, countsOf, groupByBucket, type BucketCounts } from "../storage/buckets.js";
-import type { Row } from "../storage/queries.js";
+import { countRowChunks, countRowKey, groupByCountRow, newestCounts, oldestCounts } from "../storage/buckets.js";
 import type { CampaignImage, CampaignStore, Progress } from "./campaigns.js";
 
 /** One partner request: each listed image's new objects, stored together or not at all. */
@@ -98,7 +97,7 @@ export class LabelBatchStore {
         "Merge",
       ]),
       ["create", this.batchEntity(batch, home, "applied")],
-      ["update", { partitionKey: home, rowKey: COUNT_ROW }, "Merge"],
+      ...[...groupByCountRow(batch.entries.map((e) => e.imageId)).keys()].map((group): TransactionAction => ["update", { partitionKey: home, rowKey: countRowKey(group) }, "Merge"]),
     ];
     if (planTransactions(whole).length === 1) return this.storeInOne(batch, home, known);
     for (const transaction of planTransactions(history)) await this.data.submitTransaction(transaction);
@@ -147,18 +146,16 @@ export class LabelBatchStore {
   }
 
   private async storeInOne(batch: LabelBatch, home: string, known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
-    const bucket = bucketOf(Math.min(...batch.entries.map((e) => e.imageId)));
     const ids = batch.entries.map((e) => e.imageId);
-    let state: { countRow: Row | undefined; images: ReadonlyMap<number, CampaignImage> } | undefined;
     const counts = await retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
       if (attempt > 0) {
         const row = await readRow(this.data, home, batchKey(batch.batchId));
         if (row?.state === "applied") return undefined; // an earlier try went through after all
         if (row?.state === "aborted") throw new BatchAbortedError(batch.batchId);
       }
-      state = attempt === 0 ? { countRow: await this.campaigns.images(batch.campaignId).countRow(bucket), images: known } : await this.campaigns.readBucket(batch.campaignId, bucket, ids);
+      const state = await this.readState(batch.campaignId, ids, attempt === 0 ? known : undefined);
       const changes = batch.entries.flatMap((entry) => {
-        const image = state!.images.get(entry.imageId);
+        const image = state.images.get(entry.imageId);
         if (!image) throw new ConcurrencyError(`image ${entry.imageId} of campaign ${batch.campaignId}`);
         return takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, entry.objects, image) }] : [];
       });
@@ -166,10 +163,20 @@ export class LabelBatchStore {
         ...batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, home, entry.imageId, entry.objects), "Replace"]),
         ["create", this.batchEntity(batch, home, "applied")],
       ];
-      return { before: countsOf(state.countRow), after: await this.campaigns.writeBucket(batch.campaignId, bucket, state.countRow, changes, extra) };
+      return this.campaigns.writeImages(batch.campaignId, state.countRows, changes, extra);
     });
-    if (!counts) return this.campaigns.recordCounts(batch.campaignId, new Map(), new Map());
-    return this.campaigns.recordCounts(batch.campaignId, new Map([[bucket, counts.before]]), new Map([[bucket, counts.after]]));
+    return this.campaigns.recordCounts(batch.campaignId, counts?.before ?? new Map(), counts?.after ?? new Map());
+  }
+
+  /** Images and their groups' count rows: read anew, or (on a first try) the images the caller validated with. */
+  private async readState(campaignId: number, ids: number[], known?: ReadonlyMap<number, CampaignImage>) {
+    if (known && ids.every((id) => known.has(id))) {
+      const set = this.campaigns.images(campaignId);
+      const groups = [...groupByCountRow(ids).keys()];
+      const rows = await Promise.all(groups.map((group) => set.countRow(group)));
+      return { countRows: new Map(groups.flatMap((group, i) => (rows[i] ? [[group, rows[i]!] as const] : []))), images: known };
+    }
+    return this.campaigns.readImages(campaignId, ids);
   }
 
   /** The commit point: the batch row, created once. */
@@ -184,32 +191,24 @@ export class LabelBatchStore {
   }
 
   /**
-   * Updates the image rows of a committed batch: per bucket, transactions of up to 99 images with the
-   * bucket's count row, each under ETags and retried alone when it loses a race; images holding this or a
-   * newer batch are left. Then the summary takes the buckets' counts.
+   * Updates the image rows of a committed batch: a transaction per group of 100 ids with the group's count
+   * row, each under ETags and retried alone when it loses a race; images holding this or a newer batch
+   * are left. Then the summary takes the groups' counts.
    */
   private async apply(batch: LabelBatch, entries: LabelBatch["entries"], known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
     const objects = new Map(entries.map((e) => [e.imageId, e.objects]));
-    const before = new Map<number, BucketCounts>();
-    const after = new Map<number, BucketCounts>();
-    for (const [bucket, ids] of groupByBucket(objects.keys())) {
-      for (let start = 0; start < ids.length; start += 99) {
-        const chunk = ids.slice(start, start + 99);
-        const counts = await retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
-          const state =
-            attempt === 0 && chunk.every((id) => known.has(id))
-              ? { countRow: await this.campaigns.images(batch.campaignId).countRow(bucket), images: known }
-              : await this.campaigns.readBucket(batch.campaignId, bucket, chunk);
-          const changes = chunk.flatMap((id) => {
-            const image = state.images.get(id);
-            return image && takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, objects.get(id)!, image) }] : [];
-          });
-          return { before: countsOf(state.countRow), after: await this.campaigns.writeBucket(batch.campaignId, bucket, state.countRow, changes) };
+    const results = await mapLimit(countRowChunks(objects.keys()), 4, (chunk) =>
+      retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
+        const state = await this.readState(batch.campaignId, chunk, attempt === 0 ? known : undefined);
+        const changes = chunk.flatMap((id) => {
+          const image = state.images.get(id);
+          return image && takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, objects.get(id)!, image) }] : [];
         });
-        if (!before.has(bucket)) before.set(bucket, counts.before);
-        after.set(bucket, counts.after);
-      }
-    }
+        return this.campaigns.writeImages(batch.campaignId, state.countRows, changes);
+      }),
+    );
+    const before = oldestCounts(results.map((r) => r.before));
+    const after = newestCounts(results.map((r) => r.after));
     return this.campaigns.recordCounts(batch.campaignId, before, after);
   }
 

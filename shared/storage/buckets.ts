@@ -17,6 +17,34 @@ export const BUCKET_SIZE = 1000;
 export const bucketOf = (id: number) => Math.floor(id / BUCKET_SIZE);
 export const bucketKey = (bucket: number) => pad(bucket, 6);
 
+/**
+ * Ids per count row. Writers serialise on the count row of the ids they change (its ETag), so counting
+ * 100 ids a row lets partners labeling different hundreds of one bucket write at once.
+ */
+export const GROUP_SIZE = 100;
+export const groupOf = (id: number) => Math.floor(id / GROUP_SIZE);
+export const bucketOfGroup = (group: number) => Math.floor((group * GROUP_SIZE) / BUCKET_SIZE);
+
+/**
+ * Ids in chunks of at most 99 within one group each: one transaction's worth with the group's count row
+ * (a transaction holds at most 100 operations, and a group up to 100 ids).
+ */
+export function countRowChunks(ids: Iterable<number>): number[][] {
+  return [...groupByCountRow(ids).values()].flatMap((group) => [group.slice(0, 99), group.slice(99)].filter((chunk) => chunk.length > 0));
+}
+
+/** Ids grouped by count row, groups ascending, ids ascending and unique within each. */
+export function groupByCountRow(ids: Iterable<number>): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+    const group = groupOf(id);
+    let members = groups.get(group);
+    if (!members) groups.set(group, (members = []));
+    members.push(id);
+  }
+  return groups;
+}
+
 /** Ids grouped by bucket, buckets ascending, ids ascending and unique within each. */
 export function groupByBucket(ids: Iterable<number>): Map<number, number[]> {
   const groups = new Map<number, number[]>();
@@ -29,7 +57,7 @@ export function groupByBucket(ids: Iterable<number>): Map<number, number[]> {
   return groups;
 }
 
-/** A bucket's counts: its items, named counters (e.g. per review state), and a version raised by every change. */
+/** A count row's counts: its items, named counters (e.g. per review state), and a version raised by every change. */
 export interface BucketCounts {
   total: number;
   version: number;
@@ -38,8 +66,8 @@ export interface BucketCounts {
 
 export const emptyCounts = (): BucketCounts => ({ total: 0, version: 0, counters: {} });
 
-/** The row key of each bucket partition's count row; it sorts before every item row. */
-export const COUNT_ROW = "!count";
+/** The row key of a group's count row in its bucket's partition; count rows sort before every item row. */
+export const countRowKey = (group: number) => `!count!${pad(group, 9)}`;
 
 export function countsOf(row: Record<string, unknown> | undefined): BucketCounts {
   if (!row) return emptyCounts();
@@ -48,27 +76,29 @@ export function countsOf(row: Record<string, unknown> | undefined): BucketCounts
   return { total: Number(row.total ?? 0), version: Number(row.version ?? 0), counters };
 }
 
-export function countsEntity(partitionKey: string, counts: BucketCounts): { partitionKey: string; rowKey: string } & Record<string, unknown> {
+export function countsEntity(partitionKey: string, group: number, counts: BucketCounts): { partitionKey: string; rowKey: string } & Record<string, unknown> {
   return {
     partitionKey,
-    rowKey: COUNT_ROW,
+    rowKey: countRowKey(group),
     total: counts.total,
     version: counts.version,
     ...Object.fromEntries(Object.entries(counts.counters).map(([name, n]) => [`c_${name}`, n])),
   };
 }
 
-/** The count row written with the changes it counts: created for a new bucket, else updated under its ETag. */
-export function countAction(partitionKey: string, counts: BucketCounts, etag: string | undefined): TransactionAction {
-  return etag ? ["update", countsEntity(partitionKey, counts), "Replace", { etag }] : ["create", countsEntity(partitionKey, counts)];
+/** A count row written with the changes it counts: created for a new group, else updated under its ETag. */
+export function countAction(partitionKey: string, group: number, counts: BucketCounts, etag: string | undefined): TransactionAction {
+  return etag ? ["update", countsEntity(partitionKey, group, counts), "Replace", { etag }] : ["create", countsEntity(partitionKey, group, counts)];
 }
 
 /**
- * One row mirroring the count rows of all buckets of a collection, so its totals, filtered counts and
- * the buckets a page falls in cost one read however many buckets there are. It is written after the
- * buckets it mirrors, by whoever changed them; an entry only ever moves to a higher version, so writers
- * racing each other (or a late one) cannot set it back, and a writer that dies before writing it leaves
- * an older entry that the next change of that bucket (or a redelivered message) brings up to date.
+ * The summary of a collection's count rows: one row per bucket (`summary!<bucket>`) in the collection's
+ * meta partition, mirroring the count rows of that bucket's groups, so its totals, filtered counts and
+ * the groups a page falls in cost one range read however large it is, and writers contend only with
+ * writers of the same bucket. A summary row is written after the count rows it mirrors, by whoever
+ * changed them; an entry only ever moves to a higher version, so racing (or late) writers cannot set it
+ * back, and a writer that dies before writing it leaves an older entry that the next change of that
+ * group (or a redelivered message) brings up to date.
  */
 export class BucketSummary {
   constructor(
@@ -76,45 +106,69 @@ export class BucketSummary {
     readonly partitionKey: string,
   ) {}
 
+  /** Every group's counts, groups ascending. */
   async read(): Promise<Map<number, BucketCounts>> {
-    return decodeSummary(await readRow(this.table, this.partitionKey, "summary"));
+    const summary = new Map<number, BucketCounts>();
+    for await (const page of queryPages(this.table, rowPrefix(this.partitionKey, "summary!"))) {
+      for (const row of page) for (const [group, counts] of decodeSummary(row)) summary.set(group, counts);
+    }
+    return new Map([...summary].sort((a, b) => a[0] - b[0]));
   }
 
-  /** Takes newer counts of some buckets into the summary; returns the whole summary as written. */
-  async record(updates: ReadonlyMap<number, BucketCounts>): Promise<Map<number, BucketCounts>> {
-    if (updates.size === 0) return this.read();
-    return retryOnConflict(`summary ${this.partitionKey}`, async () => {
-      const row = await readRow(this.table, this.partitionKey, "summary");
-      const summary = decodeSummary(row);
-      let changed = false;
-      for (const [bucket, counts] of updates) {
-        if ((summary.get(bucket)?.version ?? -1) < counts.version) {
-          summary.set(bucket, counts);
-          changed = true;
+  /** Takes newer counts of some groups into the summary (a row per bucket touched, under its ETag). */
+  async record(updates: ReadonlyMap<number, BucketCounts>): Promise<void> {
+    const byBucket = new Map<number, Array<[number, BucketCounts]>>();
+    for (const [group, counts] of updates) byBucket.set(bucketOfGroup(group), [...(byBucket.get(bucketOfGroup(group)) ?? []), [group, counts]]);
+    await mapLimit([...byBucket], 8, ([bucket, entries]) =>
+      retryOnConflict(`summary ${this.partitionKey}/${bucket}`, async () => {
+        const rowKey = `summary!${bucketKey(bucket)}`;
+        const row = await readRow(this.table, this.partitionKey, rowKey);
+        const summary = decodeSummary(row);
+        let changed = false;
+        for (const [group, counts] of entries) {
+          if ((summary.get(group)?.version ?? -1) < counts.version) {
+            summary.set(group, counts);
+            changed = true;
+          }
         }
-      }
-      if (!changed) return summary;
-      const entity = { partitionKey: this.partitionKey, rowKey: "summary", ...toJsonColumns("buckets", encodeSummary(summary)) };
-      if (row) await this.table.updateEntity(entity, "Replace", { etag: String(row.etag) });
-      else await this.table.createEntity(entity);
-      return summary;
-    });
+        if (!changed) return;
+        const entity = { partitionKey: this.partitionKey, rowKey, ...toJsonColumns("groups", encodeSummary(summary)) };
+        if (row) await this.table.updateEntity(entity, "Replace", { etag: String(row.etag) });
+        else await this.table.createEntity(entity);
+      }),
+    );
   }
 }
 
 type EncodedSummary = Record<string, [number, number, Record<string, number>]>;
 
 function decodeSummary(row: Record<string, unknown> | undefined): Map<number, BucketCounts> {
-  const encoded = row ? fromJsonColumns<EncodedSummary>(row, "buckets", {}) : {};
+  const encoded = row ? fromJsonColumns<EncodedSummary>(row, "groups", {}) : {};
   return new Map(
     Object.entries(encoded)
-      .map(([bucket, [total, version, counters]]): [number, BucketCounts] => [Number(bucket), { total, version, counters }])
+      .map(([group, [total, version, counters]]): [number, BucketCounts] => [Number(group), { total, version, counters }])
       .sort((a, b) => a[0] - b[0]),
   );
 }
 
 function encodeSummary(summary: ReadonlyMap<number, BucketCounts>): EncodedSummary {
-  return Object.fromEntries([...summary].map(([bucket, c]) => [String(bucket), [c.total, c.version, c.counters]]));
+  return Object.fromEntries([...summary].map(([group, c]) => [String(group), [c.total, c.version, c.counters]]));
+}
+
+/**
+ * Per group, the counts with the highest version among several writes' results (parallel writes of one
+ * group finish in any order), and the counts with the lowest version as the state before them.
+ */
+export function newestCounts(results: ReadonlyArray<ReadonlyMap<number, BucketCounts>>): Map<number, BucketCounts> {
+  const newest = new Map<number, BucketCounts>();
+  for (const result of results) for (const [group, counts] of result) if ((newest.get(group)?.version ?? -1) < counts.version) newest.set(group, counts);
+  return newest;
+}
+
+export function oldestCounts(results: ReadonlyArray<ReadonlyMap<number, BucketCounts>>): Map<number, BucketCounts> {
+  const oldest = new Map<number, BucketCounts>();
+  for (const result of results) for (const [group, counts] of result) if ((oldest.get(group)?.version ?? Infinity) > counts.version) oldest.set(group, counts);
+  return oldest;
 }
 
 /** Sum of some counters (all of a bucket's items when `names` is undefined). */
@@ -123,9 +177,9 @@ export function countOf(counts: BucketCounts, names: readonly string[] | undefin
 }
 
 /**
- * A set of items keyed by integer id, spread over bucket partitions `<base>!<bucket>` with a count row
- * each and a summary in `<base>!meta`. Items are added exactly once (the count row's ETag serialises a
- * bucket's additions); reads name the buckets they need.
+ * A set of items keyed by integer id, spread over bucket partitions `<base>!<bucket>` (1,000 ids each)
+ * with a count row per group of 100 ids, and a summary in `<base>!meta`. Items are added exactly once
+ * (the count row's ETag serialises a group's additions); reads name the buckets they need.
  */
 export class BucketedSet {
   readonly summary: BucketSummary;
@@ -177,101 +231,119 @@ export class BucketedSet {
     return found;
   }
 
-  /** A bucket's count row (undefined before its first item). */
-  countRow(bucket: number): Promise<Row | undefined> {
-    return readRow(this.table, this.partition(bucket), COUNT_ROW);
+  /** A group's count row (undefined before its first item). */
+  countRow(group: number): Promise<Row | undefined> {
+    return readRow(this.table, this.partition(bucketOfGroup(group)), countRowKey(group));
   }
 
   /**
    * Adds items not present yet, exactly once, and counts them (`counters` says what each new item adds to
-   * which named counters). Per bucket: the new item rows and the count row go in one transaction per 99
-   * items under the count row's ETag; a race re-reads and retries. Then the summary takes the new counts
+   * which named counters). Per group of 100 ids: the new item rows and the group's count row go in one
+   * transaction under the count row's ETag; a race re-reads and retries. Then the summary takes the new counts
    * (also when nothing was new, so a retry after a crash brings it up to date). Returns how many items
    * this call added.
    */
   async add(items: ReadonlyArray<{ id: number; entity: Record<string, unknown> }>, counters?: (entity: Record<string, unknown>) => Record<string, number>): Promise<number> {
     const byId = new Map(items.map((item) => [item.id, item.entity]));
     const updates = new Map<number, BucketCounts>();
-    const added = await mapLimit([...groupByBucket(byId.keys())], 8, async ([bucket, ids]) => {
-      let count = 0;
-      for (let start = 0; start < ids.length; start += 99) {
-        const chunk = ids.slice(start, start + 99);
-        count += await retryOnConflict(`bucket ${this.partition(bucket)}`, async () => {
-          const [row, present] = await Promise.all([this.countRow(bucket), this.getMany(chunk)]);
-          const fresh = chunk.filter((id) => !present.has(id));
-          const counts = countsOf(row);
-          if (fresh.length === 0) {
-            updates.set(bucket, counts);
-            return 0;
-          }
-          const next: BucketCounts = { total: counts.total + fresh.length, version: counts.version + 1, counters: { ...counts.counters } };
-          const actions: TransactionAction[] = fresh.map((id) => {
-            const entity = byId.get(id)!;
-            for (const [name, n] of Object.entries(counters?.(entity) ?? {})) next.counters[name] = (next.counters[name] ?? 0) + n;
-            return ["create", { ...entity, partitionKey: this.partition(bucket), rowKey: this.rowKey(id) }];
-          });
-          actions.push(countAction(this.partition(bucket), next, row ? String(row.etag) : undefined));
-          await this.table.submitTransaction(actions);
-          updates.set(bucket, next);
-          return fresh.length;
+    // At most 99 items and the count row per transaction (a group holds up to 100 ids).
+    const added = await mapLimit(countRowChunks(byId.keys()), 8, async (chunk) => {
+      const group = groupOf(chunk[0]!);
+      const bucket = bucketOfGroup(group);
+      return retryOnConflict(`group ${group} of ${this.base}`, async () => {
+        const [row, present] = await Promise.all([this.countRow(group), this.getMany(chunk)]);
+        const fresh = chunk.filter((id) => !present.has(id));
+        const counts = countsOf(row);
+        if (fresh.length === 0) {
+          if ((updates.get(group)?.version ?? -1) < counts.version) updates.set(group, counts);
+          return 0;
+        }
+        const next: BucketCounts = { total: counts.total + fresh.length, version: counts.version + 1, counters: { ...counts.counters } };
+        const actions: TransactionAction[] = fresh.map((id) => {
+          const entity = byId.get(id)!;
+          for (const [name, n] of Object.entries(counters?.(entity) ?? {})) next.counters[name] = (next.counters[name] ?? 0) + n;
+          return ["create", { ...entity, partitionKey: this.partition(bucket), rowKey: this.rowKey(id) }];
         });
-      }
-      return count;
+        actions.push(countAction(this.partition(bucket), group, next, row ? String(row.etag) : undefined));
+        await this.table.submitTransaction(actions);
+        if ((updates.get(group)?.version ?? -1) < next.version) updates.set(group, next);
+        return fresh.length;
+      });
     });
     await this.summary.record(updates);
     return added.reduce((sum, n) => sum + n, 0);
   }
 
-  /** Brings the summary up to date with the count rows of some buckets (after changes made elsewhere). */
-  async refreshSummary(buckets: Iterable<number>): Promise<Map<number, BucketCounts>> {
-    const updates = new Map<number, BucketCounts>();
-    await mapLimit([...new Set(buckets)], 16, async (bucket) => {
-      const row = await this.countRow(bucket);
-      if (row) updates.set(bucket, countsOf(row));
+  /** Count rows of some groups, read anew. */
+  async readCounts(groups: Iterable<number>): Promise<Map<number, BucketCounts>> {
+    const counts = new Map<number, BucketCounts>();
+    await mapLimit([...new Set(groups)], 16, async (group) => {
+      const row = await this.countRow(group);
+      if (row) counts.set(group, countsOf(row));
     });
-    return this.summary.record(updates);
+    return counts;
   }
 
-  /** The count rows of every bucket the summary knows, read anew (exact, for decisions that must not rest on the summary). */
+  /**
+   * The count rows of every bucket the summary knows, read anew: one range read per bucket (exact, for
+   * decisions that must not rest on the summary).
+   */
   async exactCounts(): Promise<Map<number, BucketCounts>> {
-    const buckets = [...(await this.summary.read()).keys()];
-    const counts = await mapLimit(buckets, 16, async (bucket) => countsOf(await this.countRow(bucket)));
-    return new Map(buckets.map((bucket, i) => [bucket, counts[i]!]));
+    const buckets = [...new Set([...(await this.summary.read()).keys()].map(bucketOfGroup))];
+    const counts = new Map<number, BucketCounts>();
+    await mapLimit(buckets, 16, async (bucket) => {
+      for await (const page of queryPages(this.table, rowPrefix(this.partition(bucket), "!count!"))) {
+        for (const row of page) counts.set(Number(String(row.rowKey).slice("!count!".length)), countsOf(row));
+      }
+    });
+    return new Map([...counts].sort((a, b) => a[0] - b[0]));
   }
 
   /** Items in id order, bucket by bucket, optionally filtered (an OData expression on item properties). */
   async *scan(filter?: string, select?: string[]): AsyncIterable<Row[]> {
-    for (const bucket of (await this.summary.read()).keys()) {
+    const buckets = [...new Set([...(await this.summary.read()).keys()].map(bucketOfGroup))];
+    for (const bucket of buckets) {
       for await (const page of queryPages(this.table, rowPrefix(this.partition(bucket), `${this.prefix}!`, filter), { select })) yield page;
     }
   }
 
   /**
    * Items [offset, offset + limit) in id order among those counted by `counters` (all when undefined) and
-   * matching `filter` (the same selection as an OData expression). The summary says which buckets hold
-   * that stretch, so a page reads at most the buckets it spans, never the collection.
+   * matching `filter` (the same selection as an OData expression). The summary says which groups hold
+   * that stretch, so a page reads the groups it spans (a row-key range each), never the collection.
    */
   async page(offset: number, limit: number, counters?: readonly string[], filter?: string): Promise<{ total: number; rows: Row[] }> {
     const summary = await this.summary.read();
     let total = 0;
     for (const counts of summary.values()) total += countOf(counts, counters);
+    // The matching items per bucket, and where the page starts: the group holding item `offset`.
     const rows: Row[] = [];
     let skip = offset;
-    for (const [bucket, counts] of summary) {
-      if (rows.length >= limit) break;
-      const inBucket = countOf(counts, counters);
-      if (skip >= inBucket) {
-        skip -= inBucket;
-        continue;
+    let start: number | undefined;
+    for (const [group, counts] of summary) {
+      const inGroup = countOf(counts, counters);
+      if (skip < inGroup) {
+        start = group;
+        break;
       }
-      for await (const page of queryPages(this.table, rowPrefix(this.partition(bucket), `${this.prefix}!`, filter))) {
+      skip -= inGroup;
+    }
+    if (start === undefined || limit <= 0) return { total, rows };
+    // One range read per bucket from there on (skipping buckets with nothing selected), until the page is full.
+    const buckets = new Map<number, number>();
+    for (const [group, counts] of summary) if (group >= start) buckets.set(bucketOfGroup(group), (buckets.get(bucketOfGroup(group)) ?? 0) + countOf(counts, counters));
+    for (const [bucket, matching] of buckets) {
+      if (rows.length >= limit) break;
+      if (matching === 0) continue;
+      const from = bucket === bucketOfGroup(start) ? start * GROUP_SIZE : bucket * BUCKET_SIZE;
+      const range = rowRange(this.partition(bucket), this.rowKey(from), this.rowKey((bucket + 1) * BUCKET_SIZE));
+      for await (const page of queryPages(this.table, filter ? `${range} and (${filter})` : range)) {
         for (const row of page) {
           if (skip > 0) skip--;
           else if (rows.length < limit) rows.push(row);
         }
         if (rows.length >= limit) break;
       }
-      skip = 0;
     }
     return { total, rows };
   }
