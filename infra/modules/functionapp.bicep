@@ -1,4 +1,4 @@
-// Function App on the Flex Consumption plan (Linux, Node 20) with a system-assigned identity.
+// Function App on the Flex Consumption plan (Linux, Node 22) with a system-assigned identity.
 // Every connection is identity-based: no connection string or key appears in the app settings.
 
 param name string
@@ -82,9 +82,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
       }
+      // The Node major of package.json's engines (test/unit/infra.test.ts holds them together); .ci/run
+      // runs the test suite on it too.
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }

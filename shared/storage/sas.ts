@@ -20,6 +20,14 @@ export interface SasSigner {
   blobUrl(container: string, blobName: string, permissions: string, expiresOn: Date, options?: { contentDisposition?: string }): Promise<string>;
 }
 
+/**
+ * The service version of user delegation SAS. The SDK signs with its newest by default (2026-04-06 in
+ * @azure/storage-blob 12.32, whose string-to-sign gained fields); pinned to one that Azure and the
+ * Azurite the tests run (3.35, up to 2025-11-05) both verify, so the managed-identity test checks the
+ * very signatures Azure gets. Raise it together with Azurite.
+ */
+export const USER_DELEGATION_SAS_VERSION = "2025-11-05";
+
 /** Starts a few minutes back so a client whose clock runs behind can use the link at once. */
 const startsOn = () => new Date(Date.now() - 5 * 60_000);
 
@@ -76,5 +84,11 @@ export function createSasSigner(config: AppConfig, blobService: BlobServiceClien
     cached = { key, validUntil: capped.getTime() };
     return key;
   };
-  return signerWith(blobService, async (values) => generateBlobSASQueryParameters(values, await delegationKey(values.expiresOn!), accountName).toString());
+  return signerWith(blobService, async (values) => {
+    const key = await delegationKey(values.expiresOn!);
+    // A user delegation SAS stops working when its key expires, and a key lives at most 7 days (a minute
+    // less here): a 7-day dropbox link says so in its `se` instead of dying a minute before it.
+    const expiresOn = values.expiresOn! > key.signedExpiresOn ? key.signedExpiresOn : values.expiresOn;
+    return generateBlobSASQueryParameters({ ...values, expiresOn, version: USER_DELEGATION_SAS_VERSION }, key, accountName).toString();
+  });
 }

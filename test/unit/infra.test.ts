@@ -17,6 +17,8 @@ import { loadConfig, QUEUE_NAMES, settingsSchema, TABLE_NAMES } from "../../shar
  * - PORT: the local HTTP host's port; in Azure the Functions host owns the port.
  * - RESOURCE_PREFIX: lets test files share one Azurite; an Azure deployment owns its account and namespace,
  *   and the Service Bus triggers name their queues without a prefix.
+ * - STORAGE_BLOB/QUEUE/TABLE_ENDPOINT: identity clients against Azurite over HTTPS (the managed-identity
+ *   test); in Azure the defaults derived from STORAGE_ACCOUNT_NAME are the account's endpoints.
  * Every other key of settingsSchema is needed in Azure and must be in the Function App's app settings.
  */
 const LOCAL_ONLY = [
@@ -27,6 +29,9 @@ const LOCAL_ONLY = [
   "LOCAL_ADMIN_EMAIL",
   "PORT",
   "RESOURCE_PREFIX",
+  "STORAGE_BLOB_ENDPOINT",
+  "STORAGE_QUEUE_ENDPOINT",
+  "STORAGE_TABLE_ENDPOINT",
 ] as const;
 
 /** App settings whose value in Azure is fixed by the design. */
@@ -145,6 +150,17 @@ function paramDefault(src: string, name: string): string | undefined {
   return m?.[1]?.trim().replace(/^'(.*)'$/, "$1");
 }
 
+/**
+ * The Node major that package.json's `engines.node` starts at (`>=22` or `>=22.x.y`): the one runtime
+ * the app supports, so Azure runs it and CI tests on it. A range of another shape fails here first.
+ */
+function enginesNodeMajor(): string {
+  const engines = (JSON.parse(read("package.json")) as { engines?: { node?: string } }).engines?.node ?? "";
+  const major = /^>=\s*(\d+)(\.\d+){0,2}$/.exec(engines.trim())?.[1];
+  if (!major) throw new Error(`package.json engines.node should read ">=<major>", got ${JSON.stringify(engines)}`);
+  return major;
+}
+
 const files = bicepFiles("infra");
 const raw = files.map((f) => read(f)).join("\n");
 const byName = new Map(files.map((f) => [f.split(path.sep).join("/"), stripComments(read(f))]));
@@ -236,10 +252,13 @@ describe("infra: resources the code names", () => {
     expect(bicep("infra/modules/functionapp.bicep")).toMatch(/value: '\$\{storage\.properties\.primaryEndpoints\.blob\}\$\{deploymentStorageContainerName\}'/);
   });
 
-  it("runs on Flex Consumption with Node 20", () => {
+  it("runs on Flex Consumption with the Node major of package.json's engines, which .ci/run tests too", () => {
     const app = bicep("infra/modules/functionapp.bicep");
     expect(app).toMatch(/sku: \{\s*tier: 'FlexConsumption'\s*name: 'FC1'/);
-    expect(app).toMatch(/runtime: \{\s*name: 'node'\s*version: '20'/);
+    const major = enginesNodeMajor();
+    expect(/runtime: \{\s*name: 'node'\s*version: '(\d+)'/.exec(app)?.[1], "the Function App's runtime version").toBe(major);
+    expect(/^AZURE_NODE_MAJOR=(\d+)$/m.exec(read(".ci/run"))?.[1], "AZURE_NODE_MAJOR in .ci/run").toBe(major);
+    expect(read("azure.yaml"), "the runtime azure.yaml names").toContain(`Node ${major})`);
     expect(app).toMatch(/identity: \{\s*type: 'SystemAssigned'/);
     expect(app).toMatch(/'azd-service-name': serviceName/);
   });
