@@ -17,13 +17,17 @@ import { definition as createLabelImages } from "./createLabelImages.js";
 import { definition as exportWorker } from "./exportWorker.js";
 import { definition as getAddition } from "./getAddition.js";
 import { definition as getCampaign } from "./getCampaign.js";
+import { definition as getConsole } from "./getConsole.js";
+import { definition as getConsoleAsset } from "./getConsoleAsset.js";
 import { definition as getExport } from "./getExport.js";
 import { definition as getImage } from "./getImage.js";
 import { definition as getImageLabelHistory } from "./getImageLabelHistory.js";
 import { definition as getImageObjects } from "./getImageObjects.js";
 import { definition as getImageSet } from "./getImageSet.js";
+import { definition as getMe } from "./getMe.js";
 import { definition as getOpenApi } from "./getOpenApi.js";
 import { definition as getStatus } from "./getStatus.js";
+import { definition as getThumbnail } from "./getThumbnail.js";
 import { definition as getVersion } from "./getVersion.js";
 import { definition as imagesetCopyWorker } from "./imagesetCopyWorker.js";
 import { definition as latestLabels } from "./latestLabels.js";
@@ -34,6 +38,8 @@ import { definition as listExports } from "./listExports.js";
 import { definition as listImageSetImages } from "./listImageSetImages.js";
 import { definition as listImageSets } from "./listImageSets.js";
 import { definition as listImages } from "./listImages.js";
+import { definition as listRejectedImages } from "./listRejectedImages.js";
+import { definition as listThumbnails } from "./listThumbnails.js";
 import { definition as markCampaignTestData } from "./markCampaignTestData.js";
 import { definition as maskRenderWorker } from "./maskRenderWorker.js";
 import { definition as reviewCampaignImages } from "./reviewCampaignImages.js";
@@ -50,13 +56,17 @@ export const httpFunctions: HttpFunctionDefinition[] = [
   createLabelImages,
   getAddition,
   getCampaign,
+  getConsole,
+  getConsoleAsset,
   getExport,
   getImage,
   getImageLabelHistory,
   getImageObjects,
   getImageSet,
+  getMe,
   getOpenApi,
   getStatus,
+  getThumbnail,
   getVersion,
   latestLabels,
   listCampaignImages,
@@ -66,6 +76,8 @@ export const httpFunctions: HttpFunctionDefinition[] = [
   listImageSetImages,
   listImageSets,
   listImages,
+  listRejectedImages,
+  listThumbnails,
   markCampaignTestData,
   reviewCampaignImages,
   submitCampaignObjects,

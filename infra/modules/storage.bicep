@@ -10,6 +10,8 @@ param tags object = {}
 param containerNames array
 @description('Tables to create.')
 param tableNames array
+@description('Origins of the web console (the Function App), allowed by blob CORS to upload to dropbox SAS URLs and read export files.')
+param consoleOrigins array = []
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -41,6 +43,18 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
     deleteRetentionPolicy: {
       enabled: true
       days: 7
+    }
+    // The console's browser uploads (dropbox SAS, PUT in blocks) and ranged reads of export zips (GET), from its origin only.
+    cors: {
+      corsRules: empty(consoleOrigins) ? [] : [
+        {
+          allowedOrigins: consoleOrigins
+          allowedMethods: ['GET', 'HEAD', 'PUT', 'OPTIONS']
+          allowedHeaders: ['x-ms-*', 'content-type', 'content-length', 'range', 'if-match', 'if-none-match']
+          exposedHeaders: ['x-ms-*', 'content-length', 'content-range', 'content-type', 'etag', 'last-modified']
+          maxAgeInSeconds: 3600
+        }
+      ]
     }
   }
 }

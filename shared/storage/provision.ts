@@ -1,3 +1,4 @@
+import type { BlobServiceClient, CorsRule } from "@azure/storage-blob";
 import { QUEUE_NAMES, TABLE_NAMES, type AppConfig } from "../config.js";
 import { poisonQueueName } from "../queue/storageQueue.js";
 import type { StorageClients } from "./clients.js";
@@ -22,4 +23,29 @@ export async function provisionStorage(config: AppConfig, clients: StorageClient
         ])
       : []),
   ]);
+  // The console (served by the local host) uploads to dropbox SAS URLs and reads mask zips from the browser.
+  if (config.settings.PORT && isLoopback(clients.blobService.url)) {
+    await allowConsoleOrigins(clients.blobService, [`http://localhost:${config.settings.PORT}`, `http://127.0.0.1:${config.settings.PORT}`]);
+  }
+}
+
+const isLoopback = (url: string) => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
+
+/**
+ * Blob CORS for the console's origins only (Azurite; infra/modules/storage.bicep sets the same rule in Azure):
+ * block uploads to the dropbox SAS (PUT) and ranged reads of export files (GET). Other rules are kept; an
+ * earlier rule for these origins is replaced.
+ */
+export async function allowConsoleOrigins(blobService: BlobServiceClient, origins: string[]): Promise<void> {
+  const properties = await blobService.getProperties();
+  const mine = new Set(origins.map((o) => o.toLowerCase()));
+  const others = (properties.cors ?? []).filter((rule) => !rule.allowedOrigins.split(",").some((o) => mine.has(o.trim().toLowerCase())));
+  const rule: CorsRule = {
+    allowedOrigins: origins.join(","),
+    allowedMethods: "GET,HEAD,PUT,OPTIONS",
+    allowedHeaders: "x-ms-*,content-type,content-length,range,if-match,if-none-match",
+    exposedHeaders: "x-ms-*,content-length,content-range,content-type,etag,last-modified",
+    maxAgeInSeconds: 3600,
+  };
+  await blobService.setProperties({ cors: [...others, rule] });
 }
