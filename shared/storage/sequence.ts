@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
-import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { bucketKey, bucketOf, groupByBucket } from "./buckets.js";
 import { fromJsonColumns, toJsonColumns } from "./jsonColumns.js";
-import { queryPages, rowRange, type Row } from "./queries.js";
+import { queryAll, queryPages, rowRange, type Row } from "./queries.js";
 import { RETRY, retryOnConflict } from "./retry.js";
 import { readRow } from "./rows.js";
-import { isConflict, pad } from "./tableErrors.js";
+import { pad } from "./tableErrors.js";
 import { planTransactions } from "./transactions.js";
 import { mapLimit } from "../util/concurrency.js";
 
-/** A claim or a pending block older than this belongs to a writer that died: others may finish or take it over. */
+/** A pending block older than this belongs to a writer that died, and the next writer finishes it. */
 export const STALE_MS = 60_000;
 /** Items per pending block (the block travels in the head row until its rows are written). */
 const BLOCK_SIZE = 200;
@@ -38,17 +38,17 @@ export interface Appended {
 /**
  * An append-only sequence whose items get dense positions 0, 1, 2, ... exactly once per key, spread over
  * bounded partitions so no operation's cost grows with its length:
- *   `<base>!head`    one row: `count` (positions handed out) and the blocks still being written
+ *   `<base>!head`      one row: `count` (positions handed out) and the blocks still being written
  *   `<base>!<bucket>`  `pos!<pos>` rows, 1,000 positions per partition: pages and look-ups by position
  *   `<base>!k<group>`  `key!<key>` rows in groups the caller chooses (keys appended together share few
- *                    groups, so claims and key rows go in a transaction per group): look-up by key
- * Appending a block of items takes three steps that can each be redone: (1) each key is claimed by
- * creating its key row (a key that exists already keeps its position), (2) positions are handed out by
- * one update of the head row under its ETag, which also records the block, items included, as pending,
- * (3) the position and key rows are written, and the block is cleared from the head. A writer that dies
- * after (2) leaves its block in the head; the next writer finishes it, so positions never get a gap and
- * the count is exact. A claim from a writer that died before (2) is taken over once stale. Readers see
- * positions up to the first pending block.
+ *                      groups, so they are read and written a query or transaction per group)
+ * Appending: read the head; finish any pending block that holds one of our keys; read our keys' rows
+ * (those with a position keep it); then hand the rest positions by one update of the head under the ETag
+ * we read, recording the block, items included, as pending; then write its position and key rows and
+ * clear it from the head. The ETag makes it exact: a block that took one of our keys after our read
+ * changed the head, so our update fails and we look again; one that cleared before our read wrote its key
+ * rows first. A writer that dies leaves its block pending, and anyone finishes it (writing the same rows),
+ * so positions never get a gap and the count is exact. Readers see positions up to the first pending block.
  */
 export class KeyedSequence {
   constructor(
@@ -129,100 +129,60 @@ export class KeyedSequence {
     const unique = [...new Map(items.map((i) => [i.key, i])).values()];
     const results = new Map<string, { pos: number; created: boolean }>();
     for (let start = 0; start < unique.length; start += BLOCK_SIZE) {
-      const blockId = randomUUID();
-      let todo = unique.slice(start, start + BLOCK_SIZE);
-      // Keys another live writer is adding right now are waited for: their positions come from that writer.
-      for (let round = 0; todo.length > 0; round++) {
-        const claims = await this.claimAll(todo, blockId);
-        const mine = todo.filter((item) => claims.get(item.key) === "claimed");
-        for (const item of todo) {
-          const claim = claims.get(item.key);
-          if (typeof claim === "number") results.set(item.key, { pos: claim, created: false });
+      const todo = unique.slice(start, start + BLOCK_SIZE);
+      const block = await retryOnConflict(`sequence ${this.base}`, async () => {
+        const row = await this.head();
+        const { count, pending } = decodeHead(row);
+        // Blocks holding our keys (being written now, or left by a writer that died), and stale ones: finish them.
+        const keys = new Set(todo.map((i) => i.key));
+        const unfinished = pending.filter((b) => Date.now() - b.at > this.staleMs || b.items.some((i) => keys.has(i.key)));
+        if (unfinished.length) {
+          for (const other of unfinished) await this.finish(other);
+          return RETRY;
         }
-        if (mine.length) {
-          const block = await this.allocate(blockId, mine);
-          await this.writeBlock(block);
-          await this.clearBlock(block.id);
-          block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
-        }
-        todo = todo.filter((item) => claims.get(item.key) === "busy");
-        if (todo.length) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(round, 5))));
-      }
+        const positions = await this.positionsOf(todo);
+        for (const [key, pos] of positions) results.set(key, { pos, created: false });
+        const fresh = todo.filter((item) => !positions.has(item.key));
+        if (fresh.length === 0) return undefined;
+        const block: PendingBlock = { id: randomUUID(), from: count, at: Date.now(), items: fresh };
+        const entity = encodeHead(this.headPartition, count + fresh.length, [...pending, block]);
+        if (row) await this.table.updateEntity(entity, "Replace", { etag: String(row.etag) });
+        else await this.table.createEntity(entity);
+        return block;
+      });
+      if (!block) continue;
+      await this.finish(block);
+      block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
     }
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));
   }
 
-  /**
-   * Claims keys for a block, a transaction of key-row creates per group; a group where some key exists
-   * already (or is claimed) falls back to claiming key by key.
-   */
-  private async claimAll(items: readonly SequenceItem[], blockId: string): Promise<Map<string, number | "claimed" | "busy">> {
-    const claims = new Map<string, number | "claimed" | "busy">();
-    const groups = new Map<string, SequenceItem[]>();
-    for (const item of items) groups.set(item.group, [...(groups.get(item.group) ?? []), item]);
-    await mapLimit([...groups.values()], 8, async (group) => {
-      const partitionKey = this.keyPartition(group[0]!.group);
-      try {
-        const at = Date.now();
-        await this.table.submitTransaction(group.map((item): TransactionAction => ["create", { partitionKey, rowKey: this.keyRowKey(item.key), claim: blockId, claimedAt: at }]));
-        for (const item of group) claims.set(item.key, "claimed");
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        const one = await mapLimit(group, 16, (item) => this.claim(item, blockId));
-        group.forEach((item, i) => claims.set(item.key, one[i]!));
+  /** The positions some keys have: per group, queries of up to 15 keys (Azure's limit of comparisons in a filter). */
+  private async positionsOf(items: readonly SequenceItem[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const queries: Array<{ partition: string; keys: string[] }> = [];
+    const byGroup = new Map<string, string[]>();
+    for (const item of items) byGroup.set(item.group, [...(byGroup.get(item.group) ?? []), item.key]);
+    for (const [group, keys] of byGroup) {
+      for (let i = 0; i < keys.length; i += 15) queries.push({ partition: this.keyPartition(group), keys: keys.slice(i, i + 15) });
+    }
+    await mapLimit(queries, 8, async ({ partition, keys }) => {
+      const filter = `${odata`PartitionKey eq ${partition}`} and (${keys.map((key) => odata`RowKey eq ${this.keyRowKey(key)}`).join(" or ")})`;
+      for (const row of await queryAll(this.table, filter, ["RowKey", "pos"])) {
+        if (typeof row.pos === "number") found.set(String(row.rowKey).slice("key!".length), row.pos);
       }
     });
-    return claims;
+    return found;
+  }
+
+  /** Writes a block's rows and clears it from the head; anyone may do it, as often as it takes. */
+  private async finish(block: PendingBlock): Promise<void> {
+    await this.writeBlock(block);
+    await this.clearBlock(block.id);
   }
 
   private head(): Promise<Row | undefined> {
     return readRow(this.table, this.headPartition, "head");
-  }
-
-  /** Claims a key for a block: its position if it has one, "claimed", or "busy" (a live writer holds it). */
-  private async claim(item: SequenceItem, blockId: string): Promise<number | "claimed" | "busy"> {
-    const partitionKey = this.keyPartition(item.group);
-    const rowKey = this.keyRowKey(item.key);
-    return retryOnConflict(`key ${item.key}`, async () => {
-      const row = await readRow(this.table, partitionKey, rowKey);
-      if (!row) {
-        await this.table.createEntity({ partitionKey, rowKey, claim: blockId, claimedAt: Date.now() });
-        return "claimed";
-      }
-      if (typeof row.pos === "number") return row.pos;
-      if (row.claim === blockId) return "claimed";
-      if (Date.now() - Number(row.claimedAt ?? 0) < this.staleMs) return "busy";
-      // The claimer died. If its block got positions, finish that block; otherwise the key is free.
-      const pending = decodeHead(await this.head()).pending.find((b) => b.id === row.claim);
-      if (pending) {
-        await this.writeBlock(pending);
-        await this.clearBlock(pending.id);
-        return RETRY;
-      }
-      await this.table.updateEntity({ partitionKey, rowKey, claim: blockId, claimedAt: Date.now() }, "Replace", { etag: String(row.etag) });
-      return "claimed";
-    });
-  }
-
-  /** Hands out positions to a block by one head update (finishing stale blocks of dead writers first). */
-  private async allocate(blockId: string, items: SequenceItem[]): Promise<PendingBlock> {
-    return retryOnConflict(`sequence ${this.base}`, async () => {
-      const row = await this.head();
-      const { count, pending } = decodeHead(row);
-      const stale = pending.filter((b) => Date.now() - b.at > this.staleMs);
-      if (stale.length) {
-        for (const block of stale) {
-          await this.writeBlock(block);
-          await this.clearBlock(block.id);
-        }
-        return RETRY;
-      }
-      const block: PendingBlock = { id: blockId, from: count, at: Date.now(), items };
-      const entity = encodeHead(this.headPartition, count + items.length, [...pending, block]);
-      if (row) await this.table.updateEntity(entity, "Replace", { etag: String(row.etag) });
-      else await this.table.createEntity(entity);
-      return block;
-    });
   }
 
   /** Writes a block's position rows, then its key rows (upserts in transactions: redoing it writes the same). */
