@@ -9,6 +9,15 @@ export interface AzuriteOptions {
   /** Folder for Azurite's data; ignored with inMemory. */
   location?: string;
   inMemory?: boolean;
+  /** Serve HTTPS with this PEM certificate and key (file paths) instead of plain HTTP. */
+  https?: { cert: string; key: string };
+  /**
+   * `basic`: also accept bearer tokens (HTTPS only), checking their issuer, audience and lifetime but not
+   * their signature, and serve getUserDelegationKey: the managed-identity path, without Azure.
+   */
+  oauth?: "basic";
+  /** Azurite's SQL blob metadata store (`AZURITE_DB`), e.g. `postgres://user:pass@127.0.0.1:5432/db`; LokiJS when absent. */
+  blobDatabase?: string;
   log?: (line: string) => void;
 }
 
@@ -84,12 +93,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
     "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
   ];
+  if (options.https) args.push("--cert", options.https.cert, "--key", options.https.key);
+  if (options.oauth) args.push("--oauth", options.oauth);
   if (options.inMemory) args.push("--inMemoryPersistence");
   else args.push("--location", options.location ?? ".azurite");
   // Its own process group: a terminal's Ctrl-C (or any signal to our group) reaches only us, and we stop
   // Azurite last, after the workers have finished or handed back their messages. Not unref'd: it is
   // stopped explicitly, and the watchdog above ends it if we exit without doing so.
-  const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true, windowsHide: true });
+  const env = options.blobDatabase ? { ...process.env, AZURITE_DB: options.blobDatabase } : process.env;
+  const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true, windowsHide: true, env });
   const log = options.log;
   // One call per line, so a caller's prefix lands on each (a chunk often holds several).
   const forward = (chunk: Buffer) => chunk.toString().split(/\r?\n/).filter((line) => line.trim()).forEach((line) => log?.(line));

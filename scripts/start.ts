@@ -11,6 +11,8 @@
 import { rm } from "node:fs/promises";
 import { startAzurite, type AzuriteProcess } from "./azurite.js";
 import { startLocalHost, type LocalHost } from "./localHost.js";
+import { startPostgres, type PostgresProcess } from "./postgres.js";
+import { ensureConsoleBuilt } from "./buildConsole.js";
 import { azuriteConnectionString, loadConfig } from "../shared/config.js";
 
 const clean = process.argv.includes("--clean") || process.env.AZURITE_CLEAN === "1";
@@ -24,7 +26,14 @@ const STOP_GRACE_MS = 5000;
 const SAME_SIGNAL_MS = 1000;
 const log = (line: string) => console.log(line);
 
+/**
+ * Azurite's blob metadata store: `sql` (default) keeps it in a PostgreSQL server from the npm registry,
+ * so blob operations stay as fast at 100,000 blobs as at 100; `loki` is Azurite's own in-process store.
+ */
+const blobStore = process.env.AZURITE_BLOB_STORE ?? "sql";
+
 let azurite: AzuriteProcess | undefined;
+let postgres: PostgresProcess | undefined;
 let host: LocalHost | undefined;
 
 function azuriteBlobPort(): number {
@@ -40,15 +49,22 @@ async function main(): Promise<void> {
   if (!external) {
     const blobPort = azuriteBlobPort();
     if (clean) await rm(location, { recursive: true, force: true });
-    azurite = await startAzurite({ blobPort, location, log: (line) => log(`[azurite] ${line}`) });
+    if (blobStore !== "sql" && blobStore !== "loki") throw new Error(`AZURITE_BLOB_STORE is sql or loki, not ${JSON.stringify(blobStore)}`);
+    if (blobStore === "sql") postgres = await startPostgres({ location, port: blobPort + 3, log });
+    azurite = await startAzurite({ blobPort, location, blobDatabase: postgres?.url, log: (line) => log(`[azurite] ${line}`) });
     connectionString = azuriteConnectionString("127.0.0.1", azurite.blobPort, azurite.queuePort, azurite.tablePort);
-    log(`Azurite: blob http://127.0.0.1:${azurite.blobPort}, queue :${azurite.queuePort}, table :${azurite.tablePort} (data in ${location}${clean ? ", started clean" : ""})`);
+    log(
+      `Azurite: blob http://127.0.0.1:${azurite.blobPort}, queue :${azurite.queuePort}, table :${azurite.tablePort} (data in ${location}${clean ? ", started clean" : ""}; ` +
+        `blob metadata in ${postgres ? `PostgreSQL on :${blobPort + 3}` : "LokiJS"})`,
+    );
   }
   const config = loadConfig({ ...process.env, STORAGE_CONNECTION_STRING: connectionString });
+  await ensureConsoleBuilt(log);
   host = await startLocalHost({ config, log });
   const { LOCAL_ADMIN_KEY, LOCAL_ADMIN_SECRET, LOCAL_ADMIN_EMAIL } = config.settings;
   await host.services.users.putUser(LOCAL_ADMIN_KEY, LOCAL_ADMIN_SECRET, "image-admin", LOCAL_ADMIN_EMAIL);
   log(`API: http://localhost:${host.port}/api/v1 (OpenAPI: /api/v1/openapi.json)`);
+  log(`Console: http://localhost:${host.port}/api/v1/console/`);
   log(`Admin: Authentication-Key: ${LOCAL_ADMIN_KEY}  Authentication-Secret: ${LOCAL_ADMIN_SECRET}`);
   log(`Workers: ${config.settings.QUEUE_TRANSPORT} queues, up to ${config.settings.MAX_DELIVERY_COUNT} deliveries before the -poison queue`);
 }
@@ -61,13 +77,15 @@ async function shutdown(): Promise<void> {
     await azurite.stop();
     log("Azurite stopped");
   }
+  await postgres?.stop();
 }
 
 let firstSignalAt: number | undefined;
 function onSignal(signal: NodeJS.Signals): void {
   if (firstSignalAt !== undefined) {
     if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
-    // Azurite is told to stop by its exit hook; whatever was in flight is redelivered after its lock ends.
+    // Azurite is told to stop by its exit hook, PostgreSQL on the next start; whatever was in flight is
+    // redelivered after its lock ends.
     log(`${signal} again: exiting now`);
     process.exit(1);
   }
@@ -88,5 +106,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal
 main().catch(async (error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   await azurite?.stop();
+  await postgres?.stop();
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
+import { copyBlob } from "../storage/blobCopy.js";
 import { contractTimestamp } from "../domain/time.js";
 import { campaignExportSource } from "../export/source.js";
 import { imageRef, StatsCollector, UniqueNamer, withoutExtension, type NamedImage } from "../export/formats/common.js";
@@ -161,7 +162,7 @@ export async function runMaskRender(services: Services, exportId: string, imageI
   const source = await services.sas.blobUrl(services.config.imageContainer, image.blobPath, "r", new Date(Date.now() + 15 * 60_000));
   const legend = JSON.stringify({ image_id: imageId, ...rendered.legend });
   await Promise.all([
-    at(relative.image).syncCopyFromURL(source),
+    copyBlob(at(relative.image), source),
     at(relative.mask).uploadData(rendered.png, { blobHTTPHeaders: { blobContentType: "image/png" } }),
     at(relative.legend).upload(legend, Buffer.byteLength(legend), { blobHTTPHeaders: { blobContentType: "application/json" } }),
   ]);

@@ -1,5 +1,6 @@
 import type { BlobClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import type { RelativePath } from "../domain/inputRules.js";
+import { copyBlob } from "./blobCopy.js";
 import { statusOf } from "./tableErrors.js";
 
 /** A range of a blob's bytes, read from one version of it (named by its ETag). */
@@ -83,9 +84,6 @@ export class DropboxScope {
   }
 }
 
-/** Put Blob From URL (synchronous server-side copy) takes sources up to 256 MiB; larger ones use the async copy. */
-const SYNC_COPY_LIMIT = 256 * 1024 * 1024;
-
 /**
  * One folder of the image container, write-only: blobs are copied in under validated relative names and
  * land inside `<folder>/`. It exposes no delete, so the copy job cannot remove or reach anything else.
@@ -107,10 +105,8 @@ export class ImageFolderScope {
    */
   async copyIn(name: RelativePath, sourceUrl: string, etag: string, size: number): Promise<void> {
     const target = confinedBlob(this.container, this.pathOf(name));
-    const sourceConditions = { ifMatch: quotedEtag(etag) };
     try {
-      if (size <= SYNC_COPY_LIMIT) await target.syncCopyFromURL(sourceUrl, { sourceConditions });
-      else await (await target.beginCopyFromURL(sourceUrl, { sourceConditions })).pollUntilDone();
+      await copyBlob(target, sourceUrl, { size, ifMatch: quotedEtag(etag) });
     } catch (error) {
       if (statusOf(error) === 412) throw new SourceChangedError(name);
       throw error;
