@@ -3,10 +3,15 @@
  * config with its own RESOURCE_PREFIX, the admin user, a JSON `call()` helper, timing and a table printer.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Agent, request } from "node:http";
 import { pathToFileURL } from "node:url";
 import { startAzurite, type AzuriteProcess } from "../scripts/azurite.js";
 import { startLocalHost, type LocalHost } from "../scripts/localHost.js";
+import { startPostgres } from "../scripts/postgres.js";
 import { azuriteConnectionString, loadConfig, type AppConfig } from "../shared/config.js";
 
 export interface BenchContext {
@@ -30,14 +35,32 @@ export interface BenchOptions {
   workerConcurrency?: number;
   /** Echo host log lines (also BENCH_LOG=1). */
   verbose?: boolean;
+  /**
+   * Run Azurite as `npm start` does (data on disk in a temporary folder, blob metadata in PostgreSQL)
+   * instead of in memory.
+   */
+  asLocalStack?: boolean;
 }
 
 const KEEP_LOG_LINES = 5000;
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
 /** Azurite (in memory, free ports) + the local host with workers + the admin user. */
 export async function startBench(options: BenchOptions = {}): Promise<BenchContext> {
   const verbose = options.verbose ?? process.env.BENCH_LOG === "1";
-  const azurite = await startAzurite({ blobPort: 0, inMemory: true });
+  const location = options.asLocalStack ? await mkdtemp(join(tmpdir(), "bench-azurite-")) : undefined;
+  const postgres = location ? await startPostgres({ location, port: await freePort() }) : undefined;
+  const azurite = await startAzurite(location ? { blobPort: 0, location, blobDatabase: postgres!.url } : { blobPort: 0, inMemory: true });
   const logs: string[] = [];
   const errors: string[] = [];
   const log = (line: string): void => {
@@ -71,11 +94,14 @@ export async function startBench(options: BenchOptions = {}): Promise<BenchConte
           await host.stop();
         } finally {
           await azurite.stop();
+          await postgres?.stop();
+          if (location) await rm(location, { recursive: true, force: true });
         }
       },
     };
   } catch (error) {
     await azurite.stop();
+    await postgres?.stop();
     throw error;
   }
 }

@@ -1,18 +1,22 @@
 /**
  * `npm run bench [-- section ...]`: every benchmark, each printing its figures beside its baseline measured
  * in the same run (ratios are what to compare: this machine is shared and noisy). Sections: ingest,
- * labeling, exports, masks; none named runs all.
+ * labeling, scale, exports, masks, thumbnails; none named runs all.
  */
 import { runExportBench } from "./exports.js";
 import { runIngestBench } from "./ingest.js";
 import { runLabelingBench } from "./labeling.js";
 import { runMaskBench } from "./masks.js";
+import { runScaleBench } from "./scale.js";
+import { runThumbnailBench } from "./thumbnails.js";
 
 const sections: Record<string, (log: (line: string) => void) => Promise<void>> = {
   ingest: runIngestBench,
   labeling: runLabelingBench,
+  scale: runScaleBench,
   exports: runExportBench,
   masks: runMaskBench,
+  thumbnails: runThumbnailBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
