@@ -3,14 +3,25 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import { bucketKey, bucketOf, groupByBucket } from "./buckets.js";
 import { fromJsonColumns, toJsonColumns } from "./jsonColumns.js";
 import { queryAll, queryPages, rowRange, type Row } from "./queries.js";
-import { RETRY, retryOnConflict } from "./retry.js";
+import { ConcurrencyError } from "../errors.js";
+import { backOff } from "./retry.js";
 import { readRow } from "./rows.js";
-import { pad } from "./tableErrors.js";
+import { isConflict, pad } from "./tableErrors.js";
 import { planTransactions } from "./transactions.js";
 import { mapLimit } from "../util/concurrency.js";
 
-/** A pending block older than this belongs to a writer that died, and the next writer finishes it. */
-export const STALE_MS = 60_000;
+/** How long a writer's lease on the head lasts (a hold takes a fraction of a second); one that runs out is taken over. */
+export const STALE_MS = 30_000;
+/** How long a writer waits for the lease before giving up (the job is then retried from its queue). */
+const LEASE_WAIT_MS = 120_000;
+
+/** The head as a writer holding the lease last wrote it. */
+interface Lease {
+  count: number;
+  writer: string;
+  leaseUntil: number;
+  etag: string;
+}
 /** Items per pending block (the block travels in the head row until its rows are written). */
 const BLOCK_SIZE = 200;
 
@@ -42,19 +53,19 @@ export interface Appended {
  *   `<base>!<bucket>`  `pos!<pos>` rows, 1,000 positions per partition: pages and look-ups by position
  *   `<base>!k<group>`  `key!<key>` rows in groups the caller chooses (keys appended together share few
  *                      groups, so they are read and written a query or transaction per group)
- * Appending: read the head; finish any pending block that holds one of our keys; read our keys' rows
- * (those with a position keep it); then hand the rest positions by one update of the head under the ETag
- * we read, recording the block, items included, as pending; then write its position and key rows and
- * clear it from the head. The ETag makes it exact: a block that took one of our keys after our read
- * changed the head, so our update fails and we look again; one that cleared before our read wrote its key
- * rows first. A writer that dies leaves its block pending, and anyone finishes it (writing the same rows),
- * so positions never get a gap and the count is exact. Readers see positions up to the first pending block.
+ * Appending takes a lease in the head row (writer and expiry, set under the ETag read), so one writer at a
+ * time hands out positions: holding it, read our keys' rows (those with a position keep it), record the
+ * block of the rest in the head as pending with the count moved past it, write its position and key rows,
+ * then clear it and give the lease up. A writer that dies leaves its lease to run out and its block
+ * pending; the next writer finishes the block (writing the same rows), so positions never get a gap and
+ * the count is exact. A writer whose lease ran out mid-hold fails its next head write (the ETag moved) and
+ * its job is retried. Readers see positions up to the first pending block.
  */
 export class KeyedSequence {
   constructor(
     readonly table: TableClient,
     readonly base: string,
-    /** When a claim or pending block counts as a dead writer's (tests shorten it). */
+    /** How long a lease lasts before another writer may take it over (tests shorten it). */
     private readonly staleMs = STALE_MS,
   ) {}
 
@@ -130,31 +141,69 @@ export class KeyedSequence {
     const results = new Map<string, { pos: number; created: boolean }>();
     for (let start = 0; start < unique.length; start += BLOCK_SIZE) {
       const todo = unique.slice(start, start + BLOCK_SIZE);
-      const block = await retryOnConflict(`sequence ${this.base}`, async () => {
-        const row = await this.head();
-        const { count, pending } = decodeHead(row);
-        // Blocks holding our keys (being written now, or left by a writer that died), and stale ones: finish them.
-        const keys = new Set(todo.map((i) => i.key));
-        const unfinished = pending.filter((b) => Date.now() - b.at > this.staleMs || b.items.some((i) => keys.has(i.key)));
-        if (unfinished.length) {
-          for (const other of unfinished) await this.finish(other);
-          return RETRY;
-        }
-        const positions = await this.positionsOf(todo);
-        for (const [key, pos] of positions) results.set(key, { pos, created: false });
-        const fresh = todo.filter((item) => !positions.has(item.key));
-        if (fresh.length === 0) return undefined;
-        const block: PendingBlock = { id: randomUUID(), from: count, at: Date.now(), items: fresh };
-        const entity = encodeHead(this.headPartition, count + fresh.length, [...pending, block]);
-        if (row) await this.table.updateEntity(entity, "Replace", { etag: String(row.etag) });
-        else await this.table.createEntity(entity);
-        return block;
+      const lease = await this.acquire();
+      // Holding the lease, nobody else hands out positions: the key rows read now stay true until we release.
+      const positions = await this.positionsOf(todo);
+      for (const [key, pos] of positions) results.set(key, { pos, created: false });
+      const fresh = todo.filter((item) => !positions.has(item.key));
+      if (fresh.length === 0) {
+        await this.release(lease);
+        continue;
+      }
+      const block: PendingBlock = { id: randomUUID(), from: lease.count, at: Date.now(), items: fresh };
+      // Recorded in the head before its rows are written: a writer that dies here leaves it for the next.
+      const allocated = await this.writeHead({ ...lease, count: lease.count + fresh.length, pending: [block] }, lease.etag).catch((error: unknown) => {
+        throw isConflict(error) ? new ConcurrencyError(`sequence ${this.base} (lease ran out)`) : error;
       });
-      if (!block) continue;
-      await this.finish(block);
+      await this.writeBlock(block);
+      await this.release({ ...lease, count: lease.count + fresh.length, etag: allocated });
       block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
     }
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));
+  }
+
+  /**
+   * Takes the lease in the head row, waiting while a live writer holds it (holds last a few hundred
+   * milliseconds) and finishing the pending block of one that died (its lease ran out).
+   */
+  private async acquire(): Promise<Lease> {
+    const writer = randomUUID();
+    const deadline = Date.now() + LEASE_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.head();
+      const head = decodeHead(row);
+      if (head.writer && head.leaseUntil > Date.now()) {
+        if (Date.now() > deadline) throw new ConcurrencyError(`sequence ${this.base} (held by another writer)`);
+        await backOff(Math.min(attempt, 4));
+        continue;
+      }
+      for (const block of head.pending) await this.writeBlock(block); // a dead writer's: finish it, the same rows again
+      const lease: Lease = { count: head.count, writer, leaseUntil: Date.now() + this.staleMs, etag: "" };
+      try {
+        lease.etag = await this.writeHead({ ...lease, pending: [] }, row ? String(row.etag) : undefined);
+        return lease;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        if (Date.now() > deadline) throw new ConcurrencyError(`sequence ${this.base}`);
+        await backOff(Math.min(attempt, 4));
+      }
+    }
+  }
+
+  /** Clears the pending block and gives the lease up; a lease that ran out meanwhile was taken over, and the taker finished our block. */
+  private async release(lease: Lease): Promise<void> {
+    try {
+      await this.writeHead({ count: lease.count, writer: "", leaseUntil: 0, pending: [] }, lease.etag);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  /** Writes the head under `etag` (creates it when there is none); returns its new ETag. */
+  private async writeHead(head: { count: number; writer: string; leaseUntil: number; pending: PendingBlock[] }, etag: string | undefined): Promise<string> {
+    const entity = { partitionKey: this.headPartition, rowKey: "head", count: head.count, writer: head.writer, leaseUntil: head.leaseUntil, ...toJsonColumns("pending", head.pending) };
+    const response = etag ? await this.table.updateEntity(entity, "Replace", { etag }) : await this.table.createEntity(entity);
+    return String(response.etag);
   }
 
   /** The positions some keys have: per group, queries of up to 15 keys (Azure's limit of comparisons in a filter). */
@@ -173,12 +222,6 @@ export class KeyedSequence {
       }
     });
     return found;
-  }
-
-  /** Writes a block's rows and clears it from the head; anyone may do it, as often as it takes. */
-  private async finish(block: PendingBlock): Promise<void> {
-    await this.writeBlock(block);
-    await this.clearBlock(block.id);
   }
 
   private head(): Promise<Row | undefined> {
@@ -200,23 +243,15 @@ export class KeyedSequence {
     ]);
     await mapLimit(planTransactions(keys), 8, (transaction) => this.table.submitTransaction(transaction));
   }
-
-  private async clearBlock(blockId: string): Promise<void> {
-    await retryOnConflict(`sequence ${this.base}`, async () => {
-      const row = await this.head();
-      const { count, pending } = decodeHead(row);
-      if (!row || !pending.some((b) => b.id === blockId)) return;
-      await this.table.updateEntity(encodeHead(this.headPartition, count, pending.filter((b) => b.id !== blockId)), "Replace", { etag: String(row.etag) });
-    });
-  }
 }
 
-function decodeHead(row: Row | undefined): { count: number; pending: PendingBlock[] } {
-  return { count: Number(row?.count ?? 0), pending: row ? fromJsonColumns<PendingBlock[]>(row, "pending", []) : [] };
-}
-
-function encodeHead(partitionKey: string, count: number, pending: PendingBlock[]) {
-  return { partitionKey, rowKey: "head", count, ...toJsonColumns("pending", pending) };
+function decodeHead(row: Row | undefined): { count: number; pending: PendingBlock[]; writer: string; leaseUntil: number } {
+  return {
+    count: Number(row?.count ?? 0),
+    pending: row ? fromJsonColumns<PendingBlock[]>(row, "pending", []) : [],
+    writer: String(row?.writer ?? ""),
+    leaseUntil: Number(row?.leaseUntil ?? 0),
+  };
 }
 
 function posOf(row: Row): number {

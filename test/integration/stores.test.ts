@@ -104,11 +104,11 @@ describe("keyed sequence (the image store)", () => {
     const base = "seqcrash";
     const healthy = new KeyedSequence(records, base, 200);
     await healthy.append(["a", "b"].map((key) => ({ key, group: "g", item: {} })));
-    // Dies writing its block's key rows (after the head update gave it positions 2-4 and its position rows).
+    // Dies writing its block's key rows, holding the lease (the head gave it positions 2-4 and has its block pending).
     const dying = new KeyedSequence(dyingAt(records, "submitTransaction", 2), base, 200);
     await expect(dying.append(["c", "d", "e"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
     expect(await healthy.count()).toBe(2); // readers see up to the pending block
-    // Dies before taking positions (the head update fails): it leaves nothing.
+    // Waits out the dead writer's lease and finishes its block, then dies taking the lease: it leaves nothing of its own.
     const claimer = new KeyedSequence(dyingAt(records, "updateEntity", 1), base, 200);
     await expect(claimer.append(["f", "g"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
     const after = await healthy.append(["g", "h", "d"].map((key) => ({ key, group: "g", item: {} })));
