@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { additionView, addImagesToCampaign } from "../shared/app/campaigns.js";
+import { additionView } from "../shared/app/views.js";
+import { addImagesToCampaign } from "../shared/app/campaigns.js";
 import { campaignImageRefsSchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";

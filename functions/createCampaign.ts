@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { campaignView, createCampaign } from "../shared/app/campaigns.js";
+import { campaignView } from "../shared/app/views.js";
+import { createCampaign } from "../shared/app/campaigns.js";
 import { createCampaignSchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";

@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { createImageSet, imageSetView } from "../shared/app/imageSets.js";
+import { imageSetView } from "../shared/app/views.js";
+import { createImageSet } from "../shared/app/imageSets.js";
 import { createImageSetSchema } from "../shared/domain/imageSets.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";

@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { exportView, startExport } from "../shared/app/exports.js";
+import { exportView } from "../shared/app/views.js";
+import { startExport } from "../shared/app/exports.js";
 import { labelImagesRequestSchema } from "../shared/domain/exports.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";

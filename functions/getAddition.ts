@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { additionView, getAddition, getCampaign } from "../shared/app/campaigns.js";
+import { additionView } from "../shared/app/views.js";
+import { getAddition, getCampaign } from "../shared/app/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";

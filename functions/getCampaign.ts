@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { campaignView, getCampaign } from "../shared/app/campaigns.js";
+import { campaignView } from "../shared/app/views.js";
+import { getCampaign } from "../shared/app/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";

@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { exportView, getExport } from "../shared/app/exports.js";
+import { exportView } from "../shared/app/views.js";
+import { getExport } from "../shared/app/exports.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { json } from "../shared/http/request.js";

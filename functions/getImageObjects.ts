@@ -1,21 +1,13 @@
 import { app } from "@azure/functions";
-import { z } from "zod";
 import { imageObjects } from "../shared/app/campaigns.js";
+import { imageObjectsQuerySchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json, queryObject, validate } from "../shared/http/request.js";
 
-const querySchema = z.object({
-  campaigns: z
-    .string()
-    .regex(/^\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*$/, "campaigns is a comma-separated list of campaign ids")
-    .transform((s) => s.split(",").map((p) => Number(p.trim())))
-    .optional(),
-});
-
 export const handler = endpoint("admin", async (request, { services }) => {
   const imageId = idParam(request, "imageId");
-  const { campaigns } = validate(querySchema, queryObject(request), "query");
+  const { campaigns } = validate(imageObjectsQuerySchema, queryObject(request), "query");
   return json(200, await imageObjects(services, imageId, campaigns));
 });
 
@@ -27,7 +19,7 @@ export const definition: HttpFunctionDefinition = {
   doc: {
     summary: "An image's current objects: from the first listed campaign that has some, else the most recently finished campaign's",
     access: "admin",
-    query: querySchema,
+    query: imageObjectsQuerySchema,
     responses: { 200: "the JSON array of objects ([] when no campaign has labels)", 404: "unknown image" },
   },
 };

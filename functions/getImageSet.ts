@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { getImageSet, imageSetView } from "../shared/app/imageSets.js";
+import { imageSetView } from "../shared/app/views.js";
+import { getImageSet } from "../shared/app/imageSets.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";

@@ -1,5 +1,7 @@
 import { app } from "@azure/functions";
-import { DEFAULT_THUMBNAIL_SIZE, imageFor, thumbnailLink, thumbnailQuerySchema } from "../shared/app/thumbnails.js";
+import { imageFor } from "../shared/app/images.js";
+import { thumbnailLink } from "../shared/app/thumbnails.js";
+import { DEFAULT_THUMBNAIL_SIZE, thumbnailQuerySchema } from "../shared/domain/thumbnails.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, queryObject, validate, type ResponseInit } from "../shared/http/request.js";

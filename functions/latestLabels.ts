@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { getCampaign, objectView } from "../shared/app/campaigns.js";
+import { latestLabelView } from "../shared/app/views.js";
+import { campaignImagePage, getCampaign } from "../shared/app/campaigns.js";
 import { latestLabelsRequestSchema, labelStatusesFor } from "../shared/domain/exports.js";
 import { paginate } from "../shared/domain/pagination.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
@@ -10,19 +11,8 @@ export const handler = endpoint("admin", async (request, { services }) => {
   const campaign = await getCampaign(services, idParam(request, "campaignId"));
   const body = await readBody(request, latestLabelsRequestSchema, services.config.settings.MAX_BODY_BYTES);
   const filter = { labelStatus: labelStatusesFor(body.label_status) ?? undefined, testData: body.test_images };
-  const { total, images } = await services.campaigns.imagePage(campaign.campaignId, filter, (body.page - 1) * body.per_page, body.per_page);
-  return json(200, {
-    labels: images.map((image) => ({
-      image_id: image.imageId,
-      blobstorage_path: image.blobPath,
-      label_status: image.labelStatus,
-      test_data: image.testData,
-      labeled_at: image.firstLabeledAt,
-      last_activity: image.lastActivityAt,
-      objects: image.objects.map(objectView),
-    })),
-    pagination: paginate({ page: body.page, perPage: body.per_page }, total),
-  });
+  const { total, images } = await campaignImagePage(services, campaign.campaignId, filter, (body.page - 1) * body.per_page, body.per_page);
+  return json(200, { labels: images.map(latestLabelView), pagination: paginate({ page: body.page, perPage: body.per_page }, total) });
 });
 
 export const definition: HttpFunctionDefinition = {

@@ -1,5 +1,7 @@
 import { app } from "@azure/functions";
-import { campaignImagePage, campaignImageView, getCampaignFor, imageFilterQuerySchema, toImageFilter } from "../shared/app/campaigns.js";
+import { campaignImageView } from "../shared/app/views.js";
+import { campaignImagePage, getCampaignFor } from "../shared/app/campaigns.js";
+import { imageFilterQuerySchema, toImageFilter } from "../shared/domain/campaigns.js";
 import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";

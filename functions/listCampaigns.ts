@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { campaignView } from "../shared/app/campaigns.js";
+import { campaignsPage } from "../shared/app/campaigns.js";
+import { campaignView } from "../shared/app/views.js";
 import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
@@ -7,7 +8,7 @@ import { json } from "../shared/http/request.js";
 
 export const handler = endpoint("admin", async (request, { services }) => {
   const page = pageRequest(request, 10);
-  const [total, campaigns] = await Promise.all([services.campaigns.count(), services.campaigns.page(pageOffset(page), page.perPage)]);
+  const { total, campaigns } = await campaignsPage(services, page);
   return json(200, { campaigns: await Promise.all(campaigns.map((c) => campaignView(services, c))), pagination: paginate(page, total) });
 });
 

@@ -1,17 +1,15 @@
 import { app } from "@azure/functions";
-import { getCampaign } from "../shared/app/campaigns.js";
-import { exportView } from "../shared/app/exports.js";
+import { campaignExportsPage } from "../shared/app/exports.js";
+import { exportView } from "../shared/app/views.js";
 import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";
 
 export const handler = endpoint("admin", async (request, { services }) => {
-  const campaign = await getCampaign(services, idParam(request, "campaignId"));
   const page = pageRequest(request, 10);
-  const all = await services.exports.listForCampaign(campaign.campaignId);
-  const slice = all.slice(pageOffset(page), pageOffset(page) + page.perPage);
-  return json(200, { exports: await Promise.all(slice.map((e) => exportView(services, e))), pagination: paginate(page, all.length) });
+  const { total, exports } = await campaignExportsPage(services, idParam(request, "campaignId"), page);
+  return json(200, { exports: await Promise.all(exports.map((e) => exportView(services, e))), pagination: paginate(page, total) });
 });
 
 export const definition: HttpFunctionDefinition = {

@@ -1,18 +1,14 @@
 import { app } from "@azure/functions";
-import { getImageSet } from "../shared/app/imageSets.js";
+import { imageView } from "../shared/app/views.js";
+import { imageSetImagesPage } from "../shared/app/imageSets.js";
 import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";
-import { imageView } from "../shared/repos/images.js";
 
 export const handler = endpoint("admin", async (request, { services }) => {
-  const { imagesetId } = await getImageSet(services, idParam(request, "imagesetId"));
   const page = pageRequest(request, 100);
-  const [total, images] = await Promise.all([
-    services.images.memberCount(imagesetId),
-    services.images.memberPage(imagesetId, pageOffset(page), page.perPage),
-  ]);
+  const { total, images } = await imageSetImagesPage(services, idParam(request, "imagesetId"), page);
   return json(200, { images: images.map(imageView), pagination: paginate(page, total) });
 });
 

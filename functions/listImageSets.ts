@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { imageSetView } from "../shared/app/imageSets.js";
+import { imageSetsPage } from "../shared/app/imageSets.js";
+import { imageSetView } from "../shared/app/views.js";
 import { paginate, pageOffset } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
@@ -8,9 +9,8 @@ import { pageQuerySchema } from "../shared/domain/pagination.js";
 
 export const handler = endpoint("admin", async (request, { services }) => {
   const page = pageRequest(request, 10);
-  const [total, sets] = await Promise.all([services.imageSets.count(), services.imageSets.page(pageOffset(page), page.perPage)]);
-  const image_sets = await Promise.all(sets.map((set) => imageSetView(services, set, false)));
-  return json(200, { image_sets, pagination: paginate(page, total) });
+  const { total, sets } = await imageSetsPage(services, page);
+  return json(200, { image_sets: await Promise.all(sets.map((set) => imageSetView(services, set, false))), pagination: paginate(page, total) });
 });
 
 export const definition: HttpFunctionDefinition = {

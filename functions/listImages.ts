@@ -1,13 +1,14 @@
 import { app } from "@azure/functions";
+import { imagesPage } from "../shared/app/images.js";
+import { imageView } from "../shared/app/views.js";
 import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { json } from "../shared/http/request.js";
-import { imageView } from "../shared/repos/images.js";
 
 export const handler = endpoint("admin", async (request, { services }) => {
   const page = pageRequest(request, 100);
-  const [total, images] = await Promise.all([services.images.count(), services.images.page(pageOffset(page), page.perPage)]);
+  const { total, images } = await imagesPage(services, page);
   return json(200, { images: images.map(imageView), pagination: paginate(page, total) });
 });
 

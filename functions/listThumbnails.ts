@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { DEFAULT_THUMBNAIL_SIZE, thumbnailLinks, thumbnailsQuerySchema } from "../shared/app/thumbnails.js";
+import { thumbnailLinks } from "../shared/app/thumbnails.js";
+import { DEFAULT_THUMBNAIL_SIZE, thumbnailsQuerySchema } from "../shared/domain/thumbnails.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { queryObject, validate, type ResponseInit } from "../shared/http/request.js";

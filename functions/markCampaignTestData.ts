@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
-import { markTestData, testDataSchema } from "../shared/app/campaigns.js";
+import { markTestData } from "../shared/app/campaigns.js";
+import { testDataSchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, ok, readBody } from "../shared/http/request.js";

@@ -9,63 +9,24 @@ import {
   partnerMayAccess,
   statusAfterRequest,
   type CampaignStatus,
+  type reviewSchema,
+  type testDataSchema,
 } from "../domain/campaigns.js";
 import type { ImageRef } from "../domain/imageSets.js";
-import { LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
+import type { LabelStatus, StoredObject } from "../domain/labels.js";
 import { prepareSubmission, type ImageSize, type Submission } from "../domain/submissions.js";
+import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
 import { conflict, errorMessage, forbidden, notFound, unavailable, unprocessable } from "../errors.js";
 import { newAdditionId, type AdditionRecord } from "../repos/additions.js";
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
-import { BatchAbortedError, newLabelBatch } from "../repos/labelBatches.js";
+import { BatchAbortedError, newLabelBatch, type HistoryEntry } from "../repos/labelBatches.js";
 import type { Services } from "../services.js";
 import { completeCampaign } from "../jobs/campaignProgress.js";
 import { mapLimit } from "../util/concurrency.js";
 import { resolveImageRefs } from "./imageSets.js";
-
-/** The contract's campaign object. */
-export async function campaignView(services: Services, campaign: CampaignRecord) {
-  const progress = await services.campaigns.progress(campaign.campaignId);
-  return {
-    campaign_id: campaign.campaignId,
-    title: campaign.title,
-    status: campaign.status,
-    metadata: campaign.metadata,
-    label_translations: campaign.labelTranslations,
-    progress,
-    created_by: campaign.createdBy,
-    date_created: campaign.dateCreated,
-    date_started: campaign.dateStarted,
-    date_completed: campaign.dateCompleted,
-    date_finished: campaign.dateFinished,
-    finish_error: campaign.finishError,
-    finish_notes: campaign.finishNotes,
-  };
-}
-
-/** An object as the API shows it: the contract's `label` is what the partner sent. */
-export function objectView(object: StoredObject) {
-  return {
-    label: object.label_original,
-    label_original: object.label_original,
-    label_translated: object.label_translated,
-    confidence: object.confidence,
-    bounding_box: object.bounding_box,
-    ...(object.polygon ? { polygon: object.polygon } : {}),
-  };
-}
-
-export function campaignImageView(image: CampaignImage, withObjects: boolean) {
-  return {
-    image_id: image.imageId,
-    url: `/images/${image.imageId}`,
-    label_status: image.labelStatus,
-    test_data: image.testData,
-    review_comment: image.reviewComment,
-    last_activity: image.lastActivityAt,
-    ...(withObjects ? { objects: image.objects.map(objectView) } : {}),
-  };
-}
+import { queueOrUndo } from "./queueing.js";
+import { objectView } from "./views.js";
 
 export async function getCampaign(services: Services, campaignId: number): Promise<CampaignRecord> {
   const campaign = await services.campaigns.get(campaignId);
@@ -148,12 +109,11 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
   if (!updated) throw notFound(`campaign ${campaignId} does not exist`);
   if (refused) throw conflict(refused);
   if (to === "finished") {
-    try {
-      await services.queue.send("campaign-finish", { campaignId });
-    } catch (error) {
-      await services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? { status: "completed" } : null));
-      throw unavailable(`could not queue the finishing job (${errorMessage(error)}); the campaign is unchanged, try again`);
-    }
+    await queueOrUndo(
+      () => services.queue.send("campaign-finish", { campaignId }),
+      () => services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? { status: "completed" } : null)),
+      "the finishing job",
+    );
   }
 }
 
@@ -176,28 +136,12 @@ export async function addImagesToCampaign(services: Services, principal: Princip
     createdBy: principal.email,
     dateCreated: contractTimestamp(),
   });
-  try {
-    await services.queue.send("campaign-images", { campaignId, additionId: addition.additionId });
-  } catch (error) {
-    await services.additions.update(campaignId, addition.additionId, () => ({ status: "failed", error: `could not be queued: ${errorMessage(error)}` }));
-    throw unavailable(`could not queue the addition (${errorMessage(error)}); nothing was added, try again`);
-  }
+  await queueOrUndo(
+    () => services.queue.send("campaign-images", { campaignId, additionId: addition.additionId }),
+    () => services.additions.update(campaignId, addition.additionId, () => ({ status: "failed", error: "could not be queued" })),
+    "the addition",
+  );
   return addition;
-}
-
-/** The addition resource. */
-export function additionView(addition: AdditionRecord) {
-  return {
-    addition_id: addition.additionId,
-    campaign_id: addition.campaignId,
-    status: addition.status,
-    images: { done: addition.done, total: addition.total },
-    created_by: addition.createdBy,
-    date_created: addition.dateCreated,
-    date_started: addition.dateStarted,
-    date_finished: addition.dateFinished,
-    error: addition.error,
-  };
 }
 
 export async function getAddition(services: Services, campaignId: number, additionId: string): Promise<AdditionRecord> {
@@ -237,19 +181,6 @@ export async function submitObjects(services: Services, principal: Principal, ca
   if (stored.reachedTotal) await completeCampaign(services, campaignId);
 }
 
-export const reviewSchema = z
-  .object({
-    image_ids: z.array(z.number().int().positive()).min(1).max(1000),
-    decision: z.enum(["approve", "reject"]),
-    comment: z.string().max(2000).optional(),
-  })
-  .strict()
-  .refine((r) => r.decision !== "reject" || (r.comment ?? "").trim() !== "", { message: "a rejection needs a comment for the partner", path: ["comment"] });
-
-export const testDataSchema = z
-  .object({ image_ids: z.array(z.number().int().positive()).min(1).max(1000), test_data: z.boolean() })
-  .strict();
-
 async function requireCampaignImages(services: Services, campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
   const images = await services.campaigns.findImages(campaignId, imageIds);
   const missing = imageIds.filter((id) => !images.has(id));
@@ -288,21 +219,6 @@ export async function markTestData(services: Services, campaignId: number, input
   await getCampaign(services, campaignId);
   await requireCampaignImages(services, campaignId, input.image_ids);
   await services.campaigns.updateImages(campaignId, input.image_ids, (image) => (image.testData === input.test_data ? null : { testData: input.test_data }));
-}
-
-/** `?label_status=a,b&test_data=true|false` on a campaign's image and object lists. */
-export const imageFilterQuerySchema = z
-  .object({
-    label_status: z
-      .string()
-      .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(LABEL_STATUSES)).min(1))
-      .optional(),
-    test_data: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-  });
-
-export function toImageFilter(query: z.infer<typeof imageFilterQuerySchema>): ImageFilter {
-  return { labelStatus: query.label_status, testData: query.test_data };
 }
 
 /** A page of a campaign's images, in the order they were added, or filtered (one scan of the campaign's rows). */
@@ -346,3 +262,15 @@ export async function labelerMaySee(services: Services, principal: Principal, im
   return shared.some((campaign) => campaign !== undefined && partnerMayAccess(campaign.status));
 }
 
+/** A page of campaigns, in id order. */
+export async function campaignsPage(services: Services, page: PageRequest): Promise<{ total: number; campaigns: CampaignRecord[] }> {
+  const [total, campaigns] = await Promise.all([services.campaigns.count(), services.campaigns.page(pageOffset(page), page.perPage)]);
+  return { total, campaigns };
+}
+
+/** Every submission for one image of a campaign that took effect, oldest first. */
+export async function imageHistory(services: Services, campaignId: number, imageId: number): Promise<HistoryEntry[]> {
+  const campaign = await getCampaign(services, campaignId);
+  if (!(await services.campaigns.getImage(campaign.campaignId, imageId))) throw notFound(`image ${imageId} is not part of campaign ${campaign.campaignId}`);
+  return services.labelBatches.history(campaign.campaignId, imageId);
+}

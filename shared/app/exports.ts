@@ -4,36 +4,9 @@ import { conflict, errorMessage, notFound, unavailable } from "../errors.js";
 import { newExportId, type ExportRecord, type FolderClaim } from "../repos/exports.js";
 import type { Services } from "../services.js";
 import { getCampaign } from "./campaigns.js";
+import { queueOrUndo } from "./queueing.js";
+import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
-
-/** The export job resource (export formats and masks alike). */
-export async function exportView(services: Services, record: ExportRecord) {
-  const downloadUrl =
-    record.status === "succeeded" && record.blobName
-      ? await services.sas.blobUrl(services.config.exportContainer, record.blobName, "r", new Date(Date.now() + services.config.settings.READ_SAS_MINUTES * 60_000), {
-          contentDisposition: `attachment; filename="${record.blobName.split("/").pop()}"`,
-        })
-      : null;
-  // A mask job being rendered counts its units as the renders land (one summary read).
-  const rendering = record.format === "masks" && record.status === "running" && record.stage === "render" ? await services.exports.unitProgress(record.exportId) : undefined;
-  return {
-    export_id: record.exportId,
-    campaign_id: record.campaignId,
-    format: record.format,
-    status: record.status,
-    options: record.options,
-    progress: { done: rendering?.done ?? record.progressDone, total: record.progressTotal },
-    counts: { images: rendering?.done ?? record.imageCount, objects: rendering?.objects ?? record.objectCount },
-    warnings: record.warnings,
-    warning_count: record.warningCount + (rendering?.warningCount ?? 0),
-    created_by: record.createdBy,
-    date_created: record.dateCreated,
-    date_started: record.dateStarted,
-    date_finished: record.dateFinished,
-    download_url: downloadUrl,
-    error: record.error,
-  };
-}
 
 export interface ExportOptionsInput {
   format: JobFormat;
@@ -124,18 +97,21 @@ export async function startExport(services: Services, principal: Principal, camp
     await release();
     throw unavailable(`could not record the export (${errorMessage(error)}); try again`);
   }
-  try {
-    // A claim is taken over only when it is stale and has no record; with the record written it is safe from
-    // then on, so this one read settles whether a very slow request lost its folder in between.
-    if (masks && (await services.exports.folderOwner(masks.outputFolder)) !== exportId) {
-      throw new Error(`output_folder ${masks.outputFolder} was taken over while this request was recording the export`);
-    }
-    await services.queue.send("export-run", { exportId: record.exportId }, { messageId: `export-run:${record.exportId}` });
-  } catch (error) {
-    await services.exports.update(record.exportId, () => ({ status: "failed", error: `could not be queued: ${errorMessage(error)}` })).catch(() => undefined);
-    await release();
-    throw unavailable(`could not queue the export (${errorMessage(error)}); try again`);
-  }
+  await queueOrUndo(
+    async () => {
+      // A claim is taken over only when it is stale and has no record; with the record written it is safe from
+      // then on, so this one read settles whether a very slow request lost its folder in between.
+      if (masks && (await services.exports.folderOwner(masks.outputFolder)) !== exportId) {
+        throw new Error(`output_folder ${masks.outputFolder} was taken over while this request was recording the export`);
+      }
+      await services.queue.send("export-run", { exportId: record.exportId }, { messageId: `export-run:${record.exportId}` });
+    },
+    async () => {
+      await services.exports.update(record.exportId, () => ({ status: "failed", error: "could not be queued" })).catch(() => undefined);
+      await release();
+    },
+    "the export",
+  );
   return record;
 }
 
@@ -143,4 +119,11 @@ export async function getExport(services: Services, exportId: string): Promise<E
   const record = await services.exports.get(exportId);
   if (!record) throw notFound(`export ${exportId} does not exist`);
   return record;
+}
+
+/** A page of a campaign's export jobs, newest first. */
+export async function campaignExportsPage(services: Services, campaignId: number, page: PageRequest): Promise<{ total: number; exports: ExportRecord[] }> {
+  await getCampaign(services, campaignId);
+  const all = await services.exports.listForCampaign(campaignId);
+  return { total: all.length, exports: all.slice(pageOffset(page), pageOffset(page) + page.perPage) };
 }

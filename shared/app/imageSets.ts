@@ -1,33 +1,13 @@
 import type { Principal } from "../auth.js";
 import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef, type ImageSetStatus } from "../domain/imageSets.js";
+import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
 import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
 import type { ImageRecord } from "../repos/images.js";
 import type { Services } from "../services.js";
 import { mapLimit } from "../util/concurrency.js";
-
-/** The contract's image set object (plus `failure_reason` and `rejected_files`, additive). */
-export async function imageSetView(services: Services, set: ImageSetRecord, withRejected = true) {
-  const dropboxUrl =
-    set.status === "created" || set.status === "failed"
-      ? await services.sas.containerUrl(set.blobstoragePath, "rwdl", new Date(Date.now() + services.config.settings.DROPBOX_SAS_DAYS * 86_400_000))
-      : null;
-  return {
-    imageset_id: set.imagesetId,
-    title: set.title,
-    status: set.status,
-    metadata: set.metadata,
-    blobstorage_path: set.blobstoragePath,
-    dropbox_url: dropboxUrl,
-    created_by: set.createdBy,
-    date_created: set.dateCreated,
-    date_finished: set.dateFinished,
-    failure_reason: set.failureReason,
-    image_count: await services.images.memberCount(set.imagesetId),
-    ...(withRejected ? { rejected_files: await services.imageSets.rejected(set.imagesetId) } : {}),
-  };
-}
+import { queueOrUndo } from "./queueing.js";
 
 export async function createImageSet(services: Services, principal: Principal, title: string, metadata: Record<string, unknown> | null) {
   const problem = titleProblem(title);
@@ -75,12 +55,11 @@ export async function changeImageSetStatus(services: Services, imagesetId: numbe
   });
   if (!set) throw notFound(`image set ${imagesetId} does not exist`);
   if (refused) throw conflict(refused);
-  try {
-    await services.queue.send("imageset-copy", { imagesetId });
-  } catch (error) {
-    await services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? { status: "created" } : null));
-    throw unavailable(`could not queue the copy job (${errorMessage(error)}); the set is unchanged, try again`);
-  }
+  await queueOrUndo(
+    () => services.queue.send("imageset-copy", { imagesetId }),
+    () => services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? { status: "created" } : null)),
+    "the copy job",
+  );
 }
 
 /** Resolves `[{id}]` / `[{filepath}]` references to stored images; every unknown one is named in one 422. */
@@ -99,4 +78,17 @@ export async function addImagesToSet(services: Services, imagesetId: number, ref
   if (set.status !== "created") throw conflict(`image set ${imagesetId} is ${set.status}; images can only be added while it is created`);
   const images = await resolveImageRefs(services, refs);
   await services.images.addMembers(imagesetId, images);
+}
+
+/** A page of image sets, in id order. */
+export async function imageSetsPage(services: Services, page: PageRequest): Promise<{ total: number; sets: ImageSetRecord[] }> {
+  const [total, sets] = await Promise.all([services.imageSets.count(), services.imageSets.page(pageOffset(page), page.perPage)]);
+  return { total, sets };
+}
+
+/** A page of an image set's images (members), in id order. */
+export async function imageSetImagesPage(services: Services, imagesetId: number, page: PageRequest): Promise<{ total: number; images: ImageRecord[] }> {
+  await getImageSet(services, imagesetId);
+  const [total, images] = await Promise.all([services.images.memberCount(imagesetId), services.images.memberPage(imagesetId, pageOffset(page), page.perPage)]);
+  return { total, images };
 }

@@ -1,5 +1,4 @@
 import sharp from "sharp";
-import { z } from "zod";
 import type { Principal } from "../auth.js";
 import { ApiError, errorMessage, notFound, unprocessable } from "../errors.js";
 import type { ImageRecord } from "../repos/images.js";
@@ -7,37 +6,8 @@ import type { Services } from "../services.js";
 import { statusOf } from "../storage/tableErrors.js";
 import { partnerMayAccess } from "../domain/campaigns.js";
 import { mapLimit } from "../util/concurrency.js";
-import { labelerMaySee } from "./campaigns.js";
-
-/** Longest side in pixels; 256 by default. A short fixed list, so each image has at most this many renditions. */
-export const THUMBNAIL_SIZES = [128, 256, 512, 1024, 2048] as const;
-export type ThumbnailSize = (typeof THUMBNAIL_SIZES)[number];
-export const DEFAULT_THUMBNAIL_SIZE: ThumbnailSize = 256;
-
-export const thumbnailQuerySchema = z.object({
-  size: z
-    .enum(THUMBNAIL_SIZES.map(String) as [string, ...string[]])
-    .transform((s) => Number(s) as ThumbnailSize)
-    .optional()
-    .meta({ description: `longest side in pixels, one of ${THUMBNAIL_SIZES.join(", ")} (default ${DEFAULT_THUMBNAIL_SIZE}); never larger than the image` }),
-  redirect: z
-    .enum(["true", "false"])
-    .transform((v) => v === "true")
-    .optional()
-    .meta({ description: "false: answer 200 {url, expires_on, image_width, image_height} instead of the 303 (for browsers, which cannot read a redirect's Location)" }),
-});
-
-/**
- * The image a principal may fetch, exactly as `GET /images/{id}` decides: an admin any, a labeler only one held
- * by its campaigns that are not finishing or finished; anything else is the same 404 as an unknown id.
- */
-export async function imageFor(services: Services, principal: Principal, imageId: number): Promise<ImageRecord> {
-  const image = await services.images.get(imageId);
-  if (!image || (principal.role !== "image-admin" && !(await labelerMaySee(services, principal, imageId)))) {
-    throw notFound(`image ${imageId} does not exist`);
-  }
-  return image;
-}
+import { imageFor } from "./images.js";
+import { DEFAULT_THUMBNAIL_SIZE, INLINE_MAX_BYTES, MAX_THUMBNAILS_PER_REQUEST, type ThumbnailSize } from "../domain/thumbnails.js";
 
 /** Where a rendition is stored: beside the images, in a folder of its own (ids are never reused). */
 export const thumbnailBlobName = (imageId: number, size: ThumbnailSize) => `thumbnails/${size}/${imageId}.webp`;
@@ -133,8 +103,6 @@ async function linkTo(services: Services, image: ImageRecord, size: ThumbnailSiz
   return { image_id: image.imageId, size, url, expires_on: expiresOn.toISOString(), image_width: image.width, image_height: image.height };
 }
 
-/** Renditions up to this size may travel inline (`data_url`) in `GET /images/thumbnails?inline=true`. */
-export const INLINE_MAX_BYTES = 64 * 1024;
 
 /** A link with the rendition's bytes inline when small: a page of thumbnails in one answer, no request per image. */
 async function inlineLink(services: Services, image: ImageRecord, size: ThumbnailSize, renders: Gate) {
@@ -143,27 +111,7 @@ async function inlineLink(services: Services, image: ImageRecord, size: Thumbnai
   return bytes.length <= INLINE_MAX_BYTES ? { ...link, data_url: `data:image/webp;base64,${bytes.toString("base64")}` } : link;
 }
 
-/** Images in one `GET /images/thumbnails` request: a page of the console's review grid. */
-export const MAX_THUMBNAILS_PER_REQUEST = 100;
 
-export const thumbnailsQuerySchema = z.object({
-  ids: z
-    .string()
-    .transform((text) => text.split(",").map((part) => part.trim()))
-    .pipe(
-      z
-        .array(z.string().regex(/^[1-9][0-9]{0,14}$/, "each id is a positive integer").transform(Number))
-        .min(1)
-        .max(MAX_THUMBNAILS_PER_REQUEST, `at most ${MAX_THUMBNAILS_PER_REQUEST} ids`),
-    )
-    .meta({ description: `comma-separated image ids, 1-${MAX_THUMBNAILS_PER_REQUEST}` }),
-  size: thumbnailQuerySchema.shape.size,
-  inline: z
-    .enum(["true", "false"])
-    .transform((v) => v === "true")
-    .optional()
-    .meta({ description: `true: each entry also carries data_url, the rendition itself (data:image/webp;base64,...) when it is at most ${INLINE_MAX_BYTES / 1024} KiB` }),
-});
 
 /**
  * Of `imageIds`, those the principal may fetch, decided exactly as `imageFor` (and `GET /images/{id}`) decides

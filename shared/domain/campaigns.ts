@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { imageRefsOf } from "./imageSets.js";
+import { LABEL_STATUSES, type LabelStatus } from "./labels.js";
 import { jsonObjectField, translationsField } from "./inputRules.js";
 
 export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
@@ -66,3 +67,46 @@ export const campaignImageRefsSchema = imageRefsOf(100_000);
 
 /** Any known status parses (an illegal transition to it is a 409); a value that is not a status is a 422. */
 export const updateCampaignSchema = z.object({ new_status: z.enum(CAMPAIGN_STATUSES) }).strict();
+
+export const reviewSchema = z
+  .object({
+    image_ids: z.array(z.number().int().positive()).min(1).max(1000),
+    decision: z.enum(["approve", "reject"]),
+    comment: z.string().max(2000).optional(),
+  })
+  .strict()
+  .refine((r) => r.decision !== "reject" || (r.comment ?? "").trim() !== "", { message: "a rejection needs a comment for the partner", path: ["comment"] });
+
+export const testDataSchema = z
+  .object({ image_ids: z.array(z.number().int().positive()).min(1).max(1000), test_data: z.boolean() })
+  .strict();
+
+/** A review filter on a campaign's images: some review states, and/or the test split. */
+export interface ImageFilter {
+  labelStatus?: LabelStatus[];
+  testData?: boolean;
+}
+
+/** `?label_status=a,b&test_data=true|false` on a campaign's image and object lists. */
+export const imageFilterQuerySchema = z
+  .object({
+    label_status: z
+      .string()
+      .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(LABEL_STATUSES)).min(1))
+      .optional(),
+    test_data: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  });
+
+export function toImageFilter(query: z.infer<typeof imageFilterQuerySchema>): ImageFilter {
+  return { labelStatus: query.label_status, testData: query.test_data };
+}
+
+/** `?campaigns=1,2` on `GET /images/{id}/objects`: the campaigns to look in, in order. */
+export const imageObjectsQuerySchema = z.object({
+  campaigns: z
+    .string()
+    .regex(/^\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*$/, "campaigns is a comma-separated list of campaign ids")
+    .transform((s) => s.split(",").map((p) => Number(p.trim())))
+    .optional(),
+});

@@ -1,8 +1,11 @@
 import { z } from "zod";
-import { EXPORT_FORMATS } from "../export/formats/types.js";
 import { LIMITS, relativePathField, SUFFIX_CHARACTERS, suffixProblem } from "./inputRules.js";
 import type { LabelStatus } from "./labels.js";
 import { contractTimestamp } from "./time.js";
+
+/** The file formats an export job writes. */
+export const EXPORT_FORMATS = ["csv", "json", "coco", "yolo", "voc"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Masks are an export too: rendered per image by workers, offered as one zip. */
 export const JOB_FORMATS = [...EXPORT_FORMATS, "masks"] as const;

@@ -1,4 +1,4 @@
-import { readImageHeader, type HeaderResult } from "../domain/imageFacts.js";
+import { readImageHeader, type HeaderResult } from "../media/imageFacts.js";
 import { relativePathProblem, type RelativePath } from "../domain/inputRules.js";
 import { dropboxContainer, imageFolderOf, lateUploadReason, rejectedNameReason } from "../domain/imageSets.js";
 import { contractTimestamp } from "../domain/time.js";

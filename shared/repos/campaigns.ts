@@ -1,5 +1,5 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import type { CampaignStatus } from "../domain/campaigns.js";
+import type { CampaignStatus, ImageFilter } from "../domain/campaigns.js";
 import type { ExportFilter } from "../domain/exports.js";
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
 import { bucketOf, BucketedSet, countAction, countRowChunks, countsOf, groupByBucket, groupByCountRow, groupOf, newestCounts, oldestCounts, type BucketCounts } from "../storage/buckets.js";
@@ -60,10 +60,7 @@ export interface Progress {
   total: number;
 }
 
-export interface ImageFilter {
-  labelStatus?: LabelStatus[];
-  testData?: boolean;
-}
+export type { ImageFilter } from "../domain/campaigns.js";
 
 const CAMPAIGN_PK = "campaigns";
 

@@ -25,21 +25,6 @@ export interface ImageRecord extends ImageFacts {
   imageId: number;
 }
 
-/** The contract's image object. */
-export function imageView(image: ImageRecord) {
-  return {
-    image_id: image.imageId,
-    blobstorage_path: image.blobPath,
-    date_taken: image.dateTaken,
-    file: { dimensions: { height: image.height, width: image.width }, filesize: image.filesize, filetype: image.filetype },
-    imageset: { imageset_id: image.imagesetId, title: image.imagesetTitle },
-    location: { description: null, lat: image.lat, lon: image.lon },
-    metadata: null,
-    tss_id: null,
-    type: null,
-  };
-}
-
 const pathKey = (blobPath: string) => createHash("sha256").update(blobPath).digest("hex");
 /** Key rows are grouped by an image's folder (a set's images share it) and 16 shards within it. */
 const PATH_SHARDS = 16;

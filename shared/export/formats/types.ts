@@ -1,7 +1,8 @@
 import type { ExportImage } from "../../domain/labels.js";
 
-export const EXPORT_FORMATS = ["csv", "json", "coco", "yolo", "voc"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { EXPORT_FORMATS, type ExportFormat } from "../../domain/exports.js";
+
+export { EXPORT_FORMATS, type ExportFormat };
 
 export interface ExportStats {
   /** Images written (for COCO: image records; for YOLO/VOC: label files). */

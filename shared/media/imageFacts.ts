@@ -1,6 +1,6 @@
 import exifReader from "exif-reader";
 import sharp, { type Metadata } from "sharp";
-import { contractTimestamp } from "./time.js";
+import { contractTimestamp } from "../domain/time.js";
 
 /** Raster formats a labeling partner can open; sharp also reads SVG and PDF, which are not photos to label. */
 const LABELABLE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"]);
