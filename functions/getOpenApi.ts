@@ -4,12 +4,9 @@ import { endpoint } from "../shared/http/endpoint.js";
 import { json } from "../shared/http/request.js";
 import { openApiDocument } from "../shared/http/openapi.js";
 import { APP_VERSION } from "../shared/version.js";
+import { apiFunctions } from "./apiFunctions.js";
 
-export const handler = endpoint("public", async () => {
-  // Loaded on use: the index imports this file too.
-  const { httpFunctions } = await import("./index.js");
-  return json(200, openApiDocument(httpFunctions, APP_VERSION));
-});
+export const handler = endpoint("public", async () => json(200, openApiDocument([...apiFunctions, definition], APP_VERSION)));
 
 export const definition: HttpFunctionDefinition = {
   name: "getOpenApi",

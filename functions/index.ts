@@ -1,96 +1,32 @@
 /**
- * The app's entry point (package.json "main"): importing each function file registers it with the
- * Functions host, and the lists below give the local host and the OpenAPI document the same set.
+ * The app's entry point (package.json "main"): importing each function file registers it with the Functions
+ * host, and the lists below give the local host the same set (a test checks both against what is registered).
  */
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import type { WorkerFunctionDefinition } from "../shared/jobs/worker.js";
-import { definition as addCampaignImages } from "./addCampaignImages.js";
-import { definition as addImageSetImages } from "./addImageSetImages.js";
+import { apiFunctions } from "./apiFunctions.js";
 import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
 import { definition as campaignImagesWorker } from "./campaignImagesWorker.js";
 import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
 import { definition as campaignSubmissionWorker } from "./campaignSubmissionWorker.js";
-import { definition as createCampaign } from "./createCampaign.js";
-import { definition as createExport } from "./createExport.js";
-import { definition as createImageSet } from "./createImageSet.js";
-import { definition as createLabelImages } from "./createLabelImages.js";
-import { definition as exportWorker } from "./exportWorker.js";
-import { definition as getAddition } from "./getAddition.js";
-import { definition as getCampaign } from "./getCampaign.js";
-import { definition as getConsole } from "./getConsole.js";
-import { definition as getConsoleAsset } from "./getConsoleAsset.js";
-import { definition as getExport } from "./getExport.js";
-import { definition as getImage } from "./getImage.js";
-import { definition as getImageLabelHistory } from "./getImageLabelHistory.js";
-import { definition as getImageObjects } from "./getImageObjects.js";
-import { definition as getImageSet } from "./getImageSet.js";
-import { definition as getMe } from "./getMe.js";
+import { definition as exportRunWorker } from "./exportRunWorker.js";
 import { definition as getOpenApi } from "./getOpenApi.js";
-import { definition as getStatus } from "./getStatus.js";
-import { definition as getThumbnail } from "./getThumbnail.js";
-import { definition as getVersion } from "./getVersion.js";
-import { definition as imagesetCopyWorker } from "./imagesetCopyWorker.js";
-import { definition as latestLabels } from "./latestLabels.js";
-import { definition as listCampaignImages } from "./listCampaignImages.js";
-import { definition as listCampaignObjects } from "./listCampaignObjects.js";
-import { definition as listCampaigns } from "./listCampaigns.js";
-import { definition as listExports } from "./listExports.js";
-import { definition as listImageSetImages } from "./listImageSetImages.js";
-import { definition as listImageSets } from "./listImageSets.js";
-import { definition as listImages } from "./listImages.js";
-import { definition as listRejectedImages } from "./listRejectedImages.js";
-import { definition as listThumbnails } from "./listThumbnails.js";
-import { definition as markCampaignTestData } from "./markCampaignTestData.js";
+import { definition as imageSetCopyWorker } from "./imageSetCopyWorker.js";
+import { definition as maskPlanWorker } from "./maskPlanWorker.js";
 import { definition as maskRenderWorker } from "./maskRenderWorker.js";
-import { definition as reviewCampaignImages } from "./reviewCampaignImages.js";
-import { definition as submitCampaignObjects } from "./submitCampaignObjects.js";
-import { definition as updateCampaign } from "./updateCampaign.js";
-import { definition as updateImageSet } from "./updateImageSet.js";
+import { definition as maskZipWorker } from "./maskZipWorker.js";
 
-export const httpFunctions: HttpFunctionDefinition[] = [
-  addCampaignImages,
-  addImageSetImages,
-  createCampaign,
-  createExport,
-  createImageSet,
-  createLabelImages,
-  getAddition,
-  getCampaign,
-  getConsole,
-  getConsoleAsset,
-  getExport,
-  getImage,
-  getImageLabelHistory,
-  getImageObjects,
-  getImageSet,
-  getMe,
-  getOpenApi,
-  getStatus,
-  getThumbnail,
-  getVersion,
-  latestLabels,
-  listCampaignImages,
-  listCampaignObjects,
-  listCampaigns,
-  listExports,
-  listImageSetImages,
-  listImageSets,
-  listImages,
-  listRejectedImages,
-  listThumbnails,
-  markCampaignTestData,
-  reviewCampaignImages,
-  submitCampaignObjects,
-  updateCampaign,
-  updateImageSet,
-];
+export const httpFunctions: HttpFunctionDefinition[] = [...apiFunctions, getOpenApi];
 
+/** One worker per queue (QUEUE_NAMES), named after its job module: `mask-plan` is maskPlanWorker running shared/jobs/maskPlan.ts. */
 export const workerFunctions: WorkerFunctionDefinition[] = [
   campaignFinishWorker,
   campaignImagesWorker,
   campaignProgressWorker,
   campaignSubmissionWorker,
-  exportWorker,
-  imagesetCopyWorker,
+  exportRunWorker,
+  imageSetCopyWorker,
+  maskPlanWorker,
   maskRenderWorker,
+  maskZipWorker,
 ];

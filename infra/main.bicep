@@ -65,7 +65,9 @@ var queueNames = [
   'campaign-images'
   'campaign-finish'
   'export-run'
+  'mask-plan'
   'mask-render'
+  'mask-zip'
 ]
 var tableNames = [
   'users'

@@ -110,8 +110,21 @@ export interface AppConfig {
 export const TABLE_NAMES = ["users", "records", "campaignData", "exports"] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
-/** One queue per job type. */
-export const QUEUE_NAMES = ["imageset-copy", "campaign-progress", "campaign-submission", "campaign-images", "campaign-finish", "export-run", "mask-render"] as const;
+/**
+ * One queue per job type, named after the job module that runs it (`mask-plan` is shared/jobs/maskPlan.ts, run by
+ * functions/maskPlanWorker.ts). A mask export has three stages, each on its own queue: plan, render (per image), zip.
+ */
+export const QUEUE_NAMES = [
+  "imageset-copy",
+  "campaign-progress",
+  "campaign-submission",
+  "campaign-images",
+  "campaign-finish",
+  "export-run",
+  "mask-plan",
+  "mask-render",
+  "mask-zip",
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export class ConfigError extends Error {

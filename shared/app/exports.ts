@@ -5,6 +5,7 @@ import { newExportId, type ExportRecord, type FolderClaim } from "../repos/expor
 import type { Services } from "../services.js";
 import { getCampaign } from "./campaigns.js";
 import { queueOrUndo } from "./queueing.js";
+import { queueExportJob } from "../jobs/exports.js";
 import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
 
@@ -21,6 +22,10 @@ export interface ExportOptionsInput {
   gt_mode?: string;
 }
 
+/**
+ * What an export record keeps as its `options`: the filter the job applies, the filters as the request
+ * gave them (dates as sent), and for a mask export its output folder, suffix and GT mode.
+ */
 export interface StoredExportOptions {
   filter: ExportFilter;
   request: Record<string, unknown>;
@@ -104,7 +109,7 @@ export async function startExport(services: Services, principal: Principal, camp
       if (masks && (await services.exports.folderOwner(masks.outputFolder)) !== exportId) {
         throw new Error(`output_folder ${masks.outputFolder} was taken over while this request was recording the export`);
       }
-      await services.queue.send("export-run", { exportId: record.exportId }, { messageId: `export-run:${record.exportId}` });
+      await queueExportJob(services, record.exportId, record.format);
     },
     async () => {
       await services.exports.update(record.exportId, () => ({ status: "failed", error: "could not be queued" })).catch(() => undefined);
@@ -115,6 +120,7 @@ export async function startExport(services: Services, principal: Principal, camp
   return record;
 }
 
+/** An export job by id, any campaign's; 404 when it does not exist. */
 export async function getExport(services: Services, exportId: string): Promise<ExportRecord> {
   const record = await services.exports.get(exportId);
   if (!record) throw notFound(`export ${exportId} does not exist`);

@@ -1,13 +1,10 @@
-import type { StoredExportOptions } from "../app/exports.js";
-import { DOWNLOADS_PREFIX } from "../domain/exports.js";
 import { contractTimestamp } from "../domain/time.js";
 import { createExportStream, exportContentType, exportFileExtension } from "../export/formats/index.js";
 import type { ExportFormat, ExportSource } from "../export/formats/types.js";
 import { campaignExportSource, countMatching } from "../export/source.js";
 import { PermanentJobError } from "../errors.js";
-import type { ExportRecord } from "../repos/exports.js";
 import type { Services } from "../services.js";
-import { runMaskExportStage } from "./maskExport.js";
+import { exportBlobName, exportOptions, queueExportJob } from "./exports.js";
 import type { JobLog } from "./runtime.js";
 
 /** Upload buffer size and parallel blocks: bounds memory whatever the export's size. */
@@ -15,15 +12,8 @@ const UPLOAD_BLOCK = 4 * 1024 * 1024;
 const UPLOAD_BUFFERS = 4;
 const PROGRESS_EVERY = 2000;
 
-export const exportOptions = (record: ExportRecord) => record.options as unknown as StoredExportOptions;
-
-/** `downloads/<campaignId>/<exportId>/<title>_<format><ext>` in the export container. */
-export function exportBlobName(record: ExportRecord, title: string, extension: string): string {
-  return `${DOWNLOADS_PREFIX}/${record.campaignId}/${record.exportId}/${title}_${record.format}${extension}`;
-}
-
 /**
- * Runs an export job: streams the campaign's matching images through the format writer into one block
+ * Runs a file export (csv, json, coco, yolo, voc): streams the campaign's matching images through the format writer into one block
  * blob (committed only when complete, so a crash leaves no partial file), then marks it succeeded with
  * its check values. A repeated delivery of a finished job does nothing; a resumed one writes the file anew.
  */
@@ -34,7 +24,11 @@ export async function runExport(services: Services, exportId: string, log: JobLo
     log.info(`export is ${record.status}; nothing to do`);
     return;
   }
-  if (record.format === "masks") return runMaskExportStage(services, record, log);
+  if (record.format === "masks") {
+    // Masks have queues of their own (a message queued here before they did is passed on to the first stage).
+    log.info("a mask export: queued on mask-plan");
+    return queueExportJob(services, exportId, record.format);
+  }
   const campaign = await services.campaigns.get(record.campaignId);
   if (!campaign) throw new PermanentJobError(`campaign ${record.campaignId} no longer exists`);
   const { filter } = exportOptions(record);
@@ -82,10 +76,4 @@ export async function runExport(services: Services, exportId: string, log: JobLo
     error: null,
   }));
   log.info(`export written: ${blobName}, ${result.images} images, ${result.objects} objects, ${result.warningCount} warnings`);
-}
-
-export async function failExport(services: Services, exportId: string, reason: string): Promise<void> {
-  await services.exports.update(exportId, (current) =>
-    current.status === "succeeded" ? null : { status: "failed", error: reason.slice(0, 2000), dateFinished: contractTimestamp() },
-  );
 }

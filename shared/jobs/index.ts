@@ -3,9 +3,12 @@ import { failCampaignFinish, runCampaignFinish } from "./campaignFinish.js";
 import { runCampaignProgress } from "./campaignProgress.js";
 import { failCampaignImages, runCampaignImages } from "./campaignImages.js";
 import { runCampaignSubmission } from "./campaignSubmission.js";
-import { failExport, runExport } from "./exportRun.js";
+import { runExport } from "./exportRun.js";
+import { failExport } from "./exports.js";
 import { failImageSetCopy, runImageSetCopy } from "./imageSetCopy.js";
-import { runMaskRender } from "./maskExport.js";
+import { runMaskPlan } from "./maskPlan.js";
+import { runMaskRender } from "./maskRender.js";
+import { runMaskZip } from "./maskZip.js";
 import type { JobDefinition } from "./runtime.js";
 
 /** Every job type's worker: what it does, and how its resource shows a final failure. */
@@ -42,9 +45,19 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     run: (services, body, log) => runExport(services, body.exportId, log),
     fail: (services, body, reason) => failExport(services, body.exportId, reason),
   },
+  "mask-plan": {
+    resource: (body) => `export/${body.exportId}/plan`,
+    run: (services, body, log) => runMaskPlan(services, body.exportId, log),
+    fail: (services, body, reason) => failExport(services, body.exportId, reason),
+  },
   "mask-render": {
     resource: (body) => `export/${body.exportId}/image/${body.imageId}`,
     run: (services, body, log) => runMaskRender(services, body.exportId, body.imageId, log),
     fail: (services, body, reason) => failExport(services, body.exportId, `mask of image ${body.imageId}: ${reason}`),
+  },
+  "mask-zip": {
+    resource: (body) => `export/${body.exportId}/zip`,
+    run: (services, body, log) => runMaskZip(services, body.exportId, log),
+    fail: (services, body, reason) => failExport(services, body.exportId, `zip: ${reason}`),
   },
 };

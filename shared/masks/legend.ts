@@ -1,6 +1,6 @@
-import type { GtMode } from "./render.js";
 // One label order for masks and exports: mask class values match COCO category ids and YOLO classes.
 import { compareCodePoints } from "../export/formats/common.js";
+import type { GtMode } from "./modes.js";
 
 /** One pixel value of a mask and what it stands for. */
 export interface LegendValue {

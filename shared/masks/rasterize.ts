@@ -14,14 +14,17 @@
  * the visible part.
  */
 
+/** Pixel values, row-major: 8-bit masks in a Uint8Array, 16-bit ones (more than 255 values) in a Uint16Array. */
 export type MaskData = Uint8Array | Uint16Array;
 
+/** A mask being drawn: its size and its pixels. */
 export interface Raster {
   readonly width: number;
   readonly height: number;
   readonly data: MaskData;
 }
 
+/** A polygon vertex `[x, y]` in pixel coordinates (not rounded). */
 export type Point = readonly [number, number];
 
 export interface Box {

@@ -46,6 +46,7 @@ import {
   semanticLegend,
   type MaskLegend,
 } from "./legend.js";
+import { GT_MODES, type GtMode } from "./modes.js";
 import {
   fillPolygon,
   fillRect,
@@ -59,16 +60,9 @@ import {
 
 export { buildClassIndex } from "./legend.js";
 export type { LegendValue, MaskLegend } from "./legend.js";
+export { GT_MODES, type GtMode } from "./modes.js";
 
-export const GT_MODES = [
-  "filled_polygon",
-  "polygon_edge",
-  "center_dot",
-  "filled_polygon_instances",
-  "filled_semantic",
-] as const;
-export type GtMode = (typeof GT_MODES)[number];
-
+/** One image's mask to render: its size, its stored objects and the mode. */
 export interface RenderMaskInput {
   width: number;
   height: number;
@@ -91,6 +85,10 @@ export const MAX_MASK_SIDE = 2 ** 24;
 
 const FOREGROUND = 255;
 
+/**
+ * Renders one image's mask as a PNG with its legend (see the module comment for the pixel rule and the modes).
+ * Malformed objects are skipped with a warning; only caller errors throw.
+ */
 export async function renderMask(input: RenderMaskInput): Promise<RenderedMask> {
   const { width, height, mode } = input;
   for (const [name, side] of [["width", width], ["height", height]] as const) {

@@ -5,13 +5,17 @@ import type { QueueName } from "../config.js";
 export const jobSchemas = {
   /** Copy a finished image set's dropbox into the image store and record its images. */
   "imageset-copy": z.object({ imagesetId: z.number().int().positive() }).strict(),
-  /** Reconcile some campaign images' contribution to the campaign's `done` count (one message per submitted batch). */
+  /**
+   * Bring a campaign's summary up to date with the count rows of some images' buckets, completing the campaign if
+   * that reaches its total. Requests keep the counts in their own transactions and `campaign-submission` repairs
+   * what a request that died left behind, so nothing in the app sends this job any more; one sent by hand still repairs.
+   */
   "campaign-progress": z
     .object({ campaignId: z.number().int().positive(), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
     .strict(),
   /**
    * Settle one label batch after its request (queued before the batch is written, delivered later): abort
-   * it if it never committed, finish applying it if it did, and queue its progress update if that is missing.
+   * it if it never committed, finish applying it if it did, then bring the campaign's summary up to date.
    */
   "campaign-submission": z
     .object({ campaignId: z.number().int().positive(), batchId: z.string().min(1).max(100), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
@@ -20,13 +24,19 @@ export const jobSchemas = {
   "campaign-images": z.object({ campaignId: z.number().int().positive(), additionId: z.string().min(1).max(40) }).strict(),
   /** Write a finished campaign's label set and ML datasets. */
   "campaign-finish": z.object({ campaignId: z.number().int().positive() }).strict(),
-  /** Run one export job (all formats; masks fan out per image). */
+  /** Write one export file (csv, json, coco, yolo, voc). */
   "export-run": z.object({ exportId: z.string().min(1) }).strict(),
-  /** Render the ground-truth mask of one image for a mask export. */
+  /** Plan a mask export: fix its class legend and output names, then fan one `mask-render` out per image. */
+  "mask-plan": z.object({ exportId: z.string().min(1) }).strict(),
+  /** Render the ground-truth mask of one image for a mask export; the last one queues `mask-zip`. */
   "mask-render": z.object({ exportId: z.string().min(1), imageId: z.number().int().positive() }).strict(),
+  /** Zip a mask export's output folder into its download, once every image is rendered. */
+  "mask-zip": z.object({ exportId: z.string().min(1) }).strict(),
 } satisfies Record<QueueName, z.ZodType>;
 
+/** A job type, which is also the name of its queue (before RESOURCE_PREFIX). */
 export type JobType = keyof typeof jobSchemas;
+/** The body of a job of type `T`, as its schema parses it. */
 export type JobBody<T extends JobType> = z.infer<(typeof jobSchemas)[T]>;
 
 /**
@@ -37,6 +47,7 @@ export const sessionKeys: { [T in JobType]?: (body: JobBody<T>) => string } = {
   "campaign-progress": (body) => String(body.campaignId),
 };
 
+/** How a job is sent: its id (duplicate detection, tracing) and an optional delay. */
 export interface SendOptions {
   /**
    * Id for Service Bus duplicate detection and tracing; a random UUID when absent. Pass a stable id only
@@ -53,10 +64,17 @@ export interface JobSender {
   close(): Promise<void>;
 }
 
-
 /** The wire envelope used on Storage queues (Service Bus carries type as subject, body as the message body). */
 export interface JobEnvelope {
   type: JobType;
   messageId: string;
   body: unknown;
+}
+
+/**
+ * Whether a received message is an envelope rather than a bare job body. No job body has a `type` and a `body`
+ * (the schemas are strict), so the two cannot be mistaken for each other.
+ */
+export function isJobEnvelope(message: unknown): message is JobEnvelope {
+  return typeof message === "object" && message !== null && typeof (message as { type?: unknown }).type === "string" && "body" in message;
 }

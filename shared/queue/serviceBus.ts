@@ -113,6 +113,7 @@ function toQueueSendError(queue: string, type: JobType, error: unknown): QueueSe
   return new QueueSendError(queue, type, tries.length, typeof code === "string" ? code : undefined, last);
 }
 
+/** The job sender on Service Bus (QUEUE_TRANSPORT=servicebus); created on first use, since it opens AMQP links. */
 export function createServiceBusSender(config: AppConfig, options?: ServiceBusJobSenderOptions): ServiceBusJobSender {
   return new ServiceBusJobSender(config, options);
 }

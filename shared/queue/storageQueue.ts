@@ -4,6 +4,10 @@ import type { AppConfig } from "../config.js";
 import { errorMessage, PermanentJobError } from "../errors.js";
 import { jobSchemas, type JobBody, type JobEnvelope, type JobSender, type JobType, type SendOptions } from "./messages.js";
 
+/**
+ * Where a Storage queue's dead letters go: `<queue>-poison`, the name the Functions host's Storage-queue trigger
+ * uses too, so `npm start` and `func start` dead-letter into the same queue.
+ */
 export const poisonQueueName = (queue: string) => `${queue}-poison`;
 
 function encode(envelope: JobEnvelope & { handBacks?: number }): string {
@@ -11,6 +15,7 @@ function encode(envelope: JobEnvelope & { handBacks?: number }): string {
   return Buffer.from(JSON.stringify(envelope), "utf8").toString("base64");
 }
 
+/** A Storage-queue message's envelope: base64 JSON as written by the sender (plain JSON is accepted too). Throws on bad JSON. */
 export function decodeEnvelope(text: string): JobEnvelope {
   const json = text.trimStart().startsWith("{") ? text : Buffer.from(text, "base64").toString("utf8");
   return JSON.parse(json) as JobEnvelope;
@@ -33,6 +38,7 @@ export class StorageQueueJobSender implements JobSender {
   async close(): Promise<void> {}
 }
 
+/** What the local host's worker knows of one delivery: the sender's message id and the deliveries counted so far. */
 export interface DeliveryInfo {
   messageId: string;
   deliveryCount: number;

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMaskRender } from "../../shared/jobs/maskExport.js";
+import { runMaskRender } from "../../shared/jobs/maskRender.js";
 import type { JobBody, JobSender, JobType, SendOptions } from "../../shared/queue/messages.js";
 import { StorageQueueJobSender } from "../../shared/queue/storageQueue.js";
 import type { ImageFacts } from "../../shared/repos/images.js";

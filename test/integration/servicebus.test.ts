@@ -17,7 +17,9 @@ const samples: { [T in JobType]: JobBody<T> } = {
   "campaign-images": { campaignId: 3, additionId: "20261202100000-0a1b2c3d" },
   "campaign-finish": { campaignId: 3 },
   "export-run": { exportId: "exp-1" },
-  "mask-render": { exportId: "exp-1", imageId: 4 },
+  "mask-plan": { exportId: "exp-2" },
+  "mask-render": { exportId: "exp-2", imageId: 4 },
+  "mask-zip": { exportId: "exp-2" },
 };
 
 function configFor(peer: AmqpPeer): AppConfig {

@@ -1,5 +1,5 @@
 /**
- * The export CLI (scripts/export-cli.ts + shared/exportClient.ts) against a local HTTP server that plays
+ * The export CLI (cli/export.ts + cli/exportClient.ts) against a local HTTP server that plays
  * the export API: campaign pages, POST /campaigns/{id}/exports, GET /exports/{id} and a SAS-style blob
  * download. Time is virtual (a fake clock), HTTP and files are real.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { CliUsageError, main, parseCliOptions, runOptionsFrom, USAGE } from "../../scripts/export-cli.js";
+import { CliUsageError, main, parseCliOptions, runOptionsFrom, USAGE } from "../../cli/export.js";
 import {
   exitCodeFor,
   exportRequestBody,
@@ -27,7 +27,7 @@ import {
   TerminalOutput,
   type CampaignResult,
   type Clock,
-} from "../../shared/exportClient.js";
+} from "../../cli/exportClient.js";
 
 const KEY = "test-key";
 const SECRET = "test-secret";
@@ -526,7 +526,7 @@ describe("export CLI recovery", () => {
   it("runs as a process: npm run export's entry point, real clock, exit status and summary", async () => {
     const run = promisify(execFile);
     const began = Date.now();
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "scripts/export-cli.ts", "--campaigns", "later", "--poll-ms", "100"], {
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "cli/export.ts", "--campaigns", "later", "--poll-ms", "100"], {
       cwd: join(import.meta.dirname, "../.."),
       env: { ...process.env, ...env(api), EXPORT_POLL_MS: "5000" },
     });
@@ -536,7 +536,7 @@ describe("export CLI recovery", () => {
     expect(stdout).toContain("[1/1] later (#3): downloaded");
     expect(stdout).toMatch(/Summary: 1 downloaded, 0 skipped, 0 failed, 0 timed out \(1 campaign, 2 B written\)\n$/);
     expect(await readFile(join(dir, "later_3-20240601000000-00000001.json"), "utf8")).toBe("{}");
-    const failing = await run(process.execPath, ["--import", "tsx", "scripts/export-cli.ts", "--campaigns", "nope"], {
+    const failing = await run(process.execPath, ["--import", "tsx", "cli/export.ts", "--campaigns", "nope"], {
       cwd: join(import.meta.dirname, "../.."),
       env: { ...process.env, ...env(api) },
     }).catch((error: { code: number; stdout: string }) => error);

@@ -16,7 +16,7 @@ import { loadConfig, QUEUE_NAMES, settingsSchema, TABLE_NAMES } from "../../shar
  * - LOCAL_ADMIN_KEY/SECRET/EMAIL: the local host seeds an admin; in Azure `npm run create-admin` does it once.
  * - PORT: the local HTTP host's port; in Azure the Functions host owns the port.
  * - RESOURCE_PREFIX: lets test files share one Azurite; an Azure deployment owns its account and namespace,
- *   and the Service Bus triggers name their queues without a prefix.
+ *   so its queues (and the triggers that read them) carry no prefix.
  * - STORAGE_BLOB/QUEUE/TABLE_ENDPOINT: identity clients against Azurite over HTTPS (the managed-identity
  *   test); in Azure the defaults derived from STORAGE_ACCOUNT_NAME are the account's endpoints.
  * Every other key of settingsSchema is needed in Azure and must be in the Function App's app settings.
@@ -316,14 +316,15 @@ describe("local.settings.sample.json", () => {
   });
 
   it("holds working local values: they load to the same settings as the defaults", () => {
-    // An empty value means "unset". settingsSchema rejects "" for RESOURCE_PREFIX (its regex runs before
-    // .optional()), so empty values are dropped here; see the note in the Azure docs' settings table.
+    // An empty value means "unset" (`func start` passes it through as an empty environment variable).
     const values = Object.fromEntries(Object.entries(sample.Values).filter(([, v]) => v !== ""));
     const local = loadConfig(values);
     // SAS_SIGNING is derived when unset; the sample spells out what it derives to.
     expect(local.sasSigning).toBe(defaults.sasSigning);
     expect({ ...local.settings, SAS_SIGNING: undefined }).toEqual({ ...defaults.settings, SAS_SIGNING: undefined });
     expect(local.imageContainer).toBe(defaults.imageContainer);
+    // `func start` passes every value as is, empty ones included, and the worker files load them as they register.
+    expect(loadConfig(sample.Values).settings).toEqual(local.settings);
   });
 });
 
@@ -333,7 +334,7 @@ describe("host.json", () => {
     functionTimeout?: string;
     extensionBundle?: { id: string; version: string };
     logging?: { logLevel?: Record<string, string> };
-    extensions?: { http?: { routePrefix?: string }; serviceBus?: Record<string, unknown> };
+    extensions?: { http?: { routePrefix?: string }; serviceBus?: Record<string, unknown>; queues?: Record<string, unknown> };
   };
   const seconds = (span: string) => {
     const [h, m, s] = span.split(":").map(Number);
@@ -356,5 +357,18 @@ describe("host.json", () => {
     // The lock must be renewable for as long as a function may run.
     expect(host.functionTimeout).toEqual(expect.stringMatching(/^\d\d:\d\d:\d\d$/));
     expect(seconds(sb.maxAutoLockRenewalDuration as string)).toBeGreaterThanOrEqual(seconds(host.functionTimeout!));
+  });
+
+  it("configures the Storage-queue trigger (`func start` on Azurite) like the local host's queues", () => {
+    const queues = host.extensions?.queues ?? {};
+    // Dead-lettered to <queue>-poison after as many deliveries as the worker counts before it marks the resource failed.
+    expect(queues.maxDequeueCount).toBe(defaults.settings.MAX_DELIVERY_COUNT);
+    // StorageQueueJobSender writes base64; the trigger must decode it.
+    expect(queues.messageEncoding).toBe("base64");
+    expect(queues.visibilityTimeout).toEqual(expect.stringMatching(/^\d\d:\d\d:\d\d$/));
+    // An idle queue is polled at least this often, so a job queued after a quiet spell starts within seconds.
+    expect(seconds(queues.maxPollingInterval as string)).toBeLessThanOrEqual(5);
+    // At most batchSize + newBatchThreshold messages at once per function: the local host runs 8.
+    expect(Number(queues.batchSize) + Number(queues.newBatchThreshold)).toBe(8);
   });
 });

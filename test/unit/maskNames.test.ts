@@ -9,7 +9,7 @@ import { exportSelection } from "../../shared/repos/campaigns.js";
 import type { ExportImage } from "../../shared/domain/labels.js";
 import { contractTimestamp } from "../../shared/domain/time.js";
 import { EntryNamer, StatsCollector } from "../../shared/export/formats/common.js";
-import { maskImageNames, MaskNamer } from "../../shared/jobs/maskExport.js";
+import { maskImageNames, MaskNamer } from "../../shared/jobs/maskOutputs.js";
 
 const image = (imageId: number, blobPath: string) => ({ imageId, blobPath });
 

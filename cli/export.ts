@@ -1,16 +1,16 @@
 /**
  * `npm run export -- [options]`: batch export of labeled campaigns (seed 004) through the async export
  * API (seed 003). Settings come from environment variables; each has a flag that overrides it. The
- * work is done by shared/exportClient.ts; this file only parses, calls and prints. See docs/export-cli.md.
+ * work is done by cli/exportClient.ts; this file only parses, calls and prints. See docs/export-cli.md.
  */
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { JOB_FORMATS } from "../shared/domain/exports.js";
+import { GT_MODES } from "../shared/masks/modes.js";
 import {
-  EXPORT_FORMATS,
   ExportClient,
-  GT_MODES,
   STATUS_OPTIONS,
   TerminalOutput,
   exitCodeFor,
@@ -21,7 +21,7 @@ import {
   type ExportRunOptions,
   type FetchLike,
   type TextStream,
-} from "../shared/exportClient.js";
+} from "./exportClient.js";
 
 /** Flag name -> the environment variable it overrides, in the order `--help` lists them. */
 export const FLAGS = {
@@ -56,8 +56,8 @@ Every option can also be set by the environment variable shown; a flag wins over
   --key KEY              LABEL_API_KEY          Authentication-Key (required)
   --secret SECRET        LABEL_API_SECRET       Authentication-Secret (required; prefer the variable)
   --campaigns LIST       EXPORT_CAMPAIGNS       comma-separated campaign ids or titles, or "all" (default all)
-  --status STATUS        EXPORT_STATUS          complete (= admin_complete, default) | all | user_complete | admin_complete
-  --format FORMAT        EXPORT_FORMAT          ${EXPORT_FORMATS.join(" | ")} (default json)
+  --status STATUS        EXPORT_STATUS          ${STATUS_OPTIONS.join(" | ")} (default complete = admin_complete)
+  --format FORMAT        EXPORT_FORMAT          ${JOB_FORMATS.join(" | ")} (default json)
   --out DIR              EXPORT_OUT             output folder (default ./exports)
   --timeout SECONDS      EXPORT_TIMEOUT         per export, until the server finishes it (default 600)
   --poll-ms MS           EXPORT_POLL_MS         status poll interval (default 2000)
@@ -106,7 +106,7 @@ export const settingsSchema = z
     LABEL_API_SECRET: z.string({ error: "is required" }).trim().min(1, "is required"),
     EXPORT_CAMPAIGNS: withDefault(z.string(), "all").transform(parseCampaignSelection),
     EXPORT_STATUS: withDefault(z.enum(STATUS_OPTIONS), "complete"),
-    EXPORT_FORMAT: withDefault(z.enum(EXPORT_FORMATS), "json"),
+    EXPORT_FORMAT: withDefault(z.enum(JOB_FORMATS), "json"),
     EXPORT_OUT: withDefault(z.string(), "./exports"),
     EXPORT_TIMEOUT: seconds(600, 7 * 24 * 3600),
     EXPORT_POLL_MS: withDefault(z.coerce.number().int().min(100).max(600_000), 2000),

@@ -1,8 +1,9 @@
 /**
- * Client side of the export API, used by `npm run export` (scripts/export-cli.ts): lists campaigns,
- * starts one export per campaign, polls it, and streams the finished file to disk. Everything that
- * touches the network or time goes through an injected `fetch` and `Clock`, so tests can drive it
- * against a local server with virtual time. Self-contained: no imports from the server code.
+ * Client side of the export API, used by `npm run export` (cli/export.ts): lists campaigns, starts one
+ * export per campaign, polls it, and streams the finished file to disk. Everything that touches the
+ * network or time goes through an injected `fetch` and `Clock`, so tests can drive it against a local
+ * server with virtual time. The formats, mask modes, label-status filters and job statuses are the
+ * API's own definitions, imported from the server's library, so the two cannot drift apart.
  */
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
@@ -11,22 +12,17 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
+import { labelStatusFilterSchema, type JobFormat, type LabelStatusFilter } from "../shared/domain/exports.js";
+import { exportFileExtension } from "../shared/export/formats/index.js";
+import type { GtMode } from "../shared/masks/modes.js";
+import { EXPORT_STATUSES } from "../shared/repos/exports.js";
 
 // ---------------------------------------------------------------------------------------------
 // Contract types (as served by the API; unknown fields are ignored)
 
-export const EXPORT_FORMATS = ["csv", "json", "coco", "yolo", "voc", "masks"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export const LABEL_STATUS_FILTERS = ["admin_complete", "user_complete", "all"] as const;
-export type LabelStatusFilter = (typeof LABEL_STATUS_FILTERS)[number];
-
-/** What `EXPORT_STATUS` accepts: seed 004's `complete`/`all`, plus the API's own values. */
-export const STATUS_OPTIONS = ["complete", ...LABEL_STATUS_FILTERS] as const;
+/** What `EXPORT_STATUS` accepts: seed 004's `complete`/`all`, plus the API's own label-status filters. */
+export const STATUS_OPTIONS = ["complete", ...labelStatusFilterSchema.options] as const;
 export type StatusOption = (typeof STATUS_OPTIONS)[number];
-
-export const GT_MODES = ["filled_polygon", "polygon_edge", "center_dot", "filled_polygon_instances", "filled_semantic"] as const;
-export type GtMode = (typeof GT_MODES)[number];
 
 const countPair = z.object({ done: z.number(), total: z.number() });
 
@@ -42,8 +38,6 @@ const campaignPageSchema = z.object({
   campaigns: z.array(campaignSchema),
   pagination: z.object({ page: z.number(), pages: z.number(), next: z.number().nullable() }),
 });
-
-export const EXPORT_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
 
 const exportJobSchema = z.object({
   export_id: z.string().min(1),
@@ -61,7 +55,7 @@ export type ExportJob = z.infer<typeof exportJobSchema>;
 
 /** `POST /campaigns/{id}/exports` body. */
 export interface ExportRequestBody {
-  format: ExportFormat;
+  format: JobFormat;
   label_status: LabelStatusFilter;
   test_data?: boolean;
   start?: string;
@@ -192,17 +186,8 @@ export function safeFileName(name: string): string {
   return cleaned.slice(0, 200) || "campaign";
 }
 
-const EXTENSION_OF_FORMAT: Record<ExportFormat, ".csv" | ".json" | ".zip"> = {
-  csv: ".csv",
-  json: ".json",
-  coco: ".json",
-  yolo: ".zip",
-  voc: ".zip",
-  masks: ".zip",
-};
-
-/** The file's extension: taken from the download URL's path when it has a known one, else from the format. */
-export function fileExtension(downloadUrl: string | null, format: ExportFormat): string {
+/** The file's extension: taken from the download URL's path when it has a known one, else from the format (masks come zipped). */
+export function fileExtension(downloadUrl: string | null, format: JobFormat): string {
   if (downloadUrl) {
     try {
       const match = /\.(csv|json|zip)$/i.exec(decodeURIComponent(new URL(downloadUrl).pathname));
@@ -211,7 +196,7 @@ export function fileExtension(downloadUrl: string | null, format: ExportFormat):
       // Not a URL we can parse: fall back to the format.
     }
   }
-  return EXTENSION_OF_FORMAT[format];
+  return format === "masks" ? ".zip" : exportFileExtension(format);
 }
 
 /** `<campaign title>_<export_id><ext>`. */
@@ -243,7 +228,7 @@ export interface MaskSettings {
 }
 
 /** The POST body for one campaign; filters left unset are not sent. */
-export function exportRequestBody(format: ExportFormat, filters: ExportFilters, campaign: Campaign, masks?: MaskSettings): ExportRequestBody {
+export function exportRequestBody(format: JobFormat, filters: ExportFilters, campaign: Campaign, masks?: MaskSettings): ExportRequestBody {
   const body: ExportRequestBody = { format, label_status: filters.labelStatus };
   if (filters.testData !== undefined) body.test_data = filters.testData;
   if (filters.start) body.start = filters.start;
@@ -398,7 +383,7 @@ export interface ExportClientOptions {
 
 export interface ExportRunOptions {
   campaigns: "all" | string[];
-  format: ExportFormat;
+  format: JobFormat;
   filters: ExportFilters;
   masks?: MaskSettings;
   outDir: string;
