@@ -10,6 +10,10 @@ const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, key
 export const ROLES = ["image-admin", "labeler"] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * Who a request authenticated as (UserStore.authenticate): the key it signed with, the key's role and its
+ * user's e-mail. Public routes get an empty one (no key or e-mail, role `labeler`).
+ */
 export interface Principal {
   apikey: string;
   role: Role;
@@ -34,7 +38,9 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** A fresh random API key: 32 hex characters (128 bits). */
 export const newApiKey = () => randomBytes(16).toString("hex");
+/** A fresh random secret: 32 hex characters (128 bits); only its scrypt hash is stored, so it is shown once. */
 export const newApiSecret = () => randomBytes(16).toString("hex");
 
 /**
@@ -182,6 +188,7 @@ export class UserStore {
   }
 }
 
+/** Refuses (403) any principal that is not an `image-admin`; admin routes call it after authenticating. */
 export function requireAdmin(principal: Principal): void {
   if (principal.role !== "image-admin") throw forbidden("this route needs an image-admin key");
 }

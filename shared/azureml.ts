@@ -9,6 +9,10 @@ export interface DataAsset {
   description: string;
 }
 
+/**
+ * Whether an Azure ML workspace is configured (subscription, resource group and workspace: loadConfig
+ * accepts all three or none); without one, finishing a campaign writes its MLTable files but registers no data assets.
+ */
 export function azureMlConfigured(config: AppConfig): boolean {
   return Boolean(config.settings.AZUREML_SUBSCRIPTION_ID && config.settings.AZUREML_RESOURCE_GROUP && config.settings.AZUREML_WORKSPACE);
 }

@@ -39,6 +39,10 @@ class LazySender implements JobSender {
   }
 }
 
+/**
+ * Builds the services for a configuration; creates no tables, containers or queues. The job sender follows
+ * QUEUE_TRANSPORT unless `overrides.queue` gives one (tests).
+ */
 export function createServices(config: AppConfig, overrides: { queue?: JobSender } = {}): Services {
   const clients = createStorageClients(config);
   const records = clients.table("records");
@@ -71,6 +75,7 @@ export function getServices(): Services {
   return current;
 }
 
+/** Replaces what getServices returns (the local host and tests); undefined makes the next call build from the environment again. */
 export function setServices(services: Services | undefined): void {
   current = services;
 }

@@ -28,6 +28,7 @@ import { resolveImageRefs } from "./imageSets.js";
 import { queueOrUndo } from "./queueing.js";
 import { objectView } from "./views.js";
 
+/** A campaign by id, with no scope check (admin paths; labelers go through getCampaignFor); 404 when it does not exist. */
 export async function getCampaign(services: Services, campaignId: number): Promise<CampaignRecord> {
   const campaign = await services.campaigns.get(campaignId);
   if (!campaign) throw notFound(`campaign ${campaignId} does not exist`);
@@ -144,6 +145,7 @@ export async function addImagesToCampaign(services: Services, principal: Princip
   return addition;
 }
 
+/** One of a campaign's background additions, in any status; 404 for an id that is not one (a malformed id is not looked up). */
 export async function getAddition(services: Services, campaignId: number, additionId: string): Promise<AdditionRecord> {
   const addition = /^[0-9]{14}-[0-9a-f]{8}$/.test(additionId) ? await services.additions.get(campaignId, additionId) : undefined;
   if (!addition) throw notFound(`campaign ${campaignId} has no addition ${JSON.stringify(additionId.slice(0, 40))}`);
@@ -215,6 +217,7 @@ export async function reviewImages(services: Services, principal: Principal, cam
   }
 }
 
+/** Sets or clears the test-data flag of images of a campaign, in any status; 422 (nothing changed) if one is not part of it. */
 export async function markTestData(services: Services, campaignId: number, input: z.infer<typeof testDataSchema>): Promise<void> {
   await getCampaign(services, campaignId);
   await requireCampaignImages(services, campaignId, input.image_ids);

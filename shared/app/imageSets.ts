@@ -9,6 +9,10 @@ import type { Services } from "../services.js";
 import { mapLimit } from "../util/concurrency.js";
 import { queueOrUndo } from "./queueing.js";
 
+/**
+ * Creates an image set in status `created` with its dropbox container (named after the title); 422 for a
+ * title the rules refuse, 409 for one that is taken (the store decides a race between two requests).
+ */
 export async function createImageSet(services: Services, principal: Principal, title: string, metadata: Record<string, unknown> | null) {
   const problem = titleProblem(title);
   if (problem) throw unprocessable(`title ${JSON.stringify(title)}: ${problem}`);
@@ -29,6 +33,7 @@ export async function createImageSet(services: Services, principal: Principal, t
   return set;
 }
 
+/** An image set by id; 404 when it does not exist. */
 export async function getImageSet(services: Services, imagesetId: number): Promise<ImageSetRecord> {
   const set = await services.imageSets.get(imagesetId);
   if (!set) throw notFound(`image set ${imagesetId} does not exist`);
@@ -73,6 +78,7 @@ export async function resolveImageRefs(services: Services, refs: ImageRef[]): Pr
   return found as ImageRecord[];
 }
 
+/** Adds already stored images to a set as members while it is `created` (409 after); 422 and nothing added if a reference is unknown. */
 export async function addImagesToSet(services: Services, imagesetId: number, refs: ImageRef[]): Promise<void> {
   const set = await getImageSet(services, imagesetId);
   if (set.status !== "created") throw conflict(`image set ${imagesetId} is ${set.status}; images can only be added while it is created`);

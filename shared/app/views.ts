@@ -80,6 +80,7 @@ export function objectView(object: StoredObject) {
   };
 }
 
+/** An image of a campaign with its label status and review comment, and its objects when `withObjects`. */
 export function campaignImageView(image: CampaignImage, withObjects: boolean) {
   return {
     image_id: image.imageId,

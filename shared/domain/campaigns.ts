@@ -4,6 +4,7 @@ import { LABEL_STATUSES, type LabelStatus } from "./labels.js";
 import { jsonObjectField, translationsField } from "./inputRules.js";
 
 export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
+/** Where a campaign is in its life (see TRANSITIONS): clients request some statuses, the finishing job sets the others. */
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 /** Statuses a client may ask for. `finishing` and `finish_failed` are set by the finishing job. */
@@ -33,7 +34,9 @@ export function statusAfterRequest(to: RequestedStatus): CampaignStatus {
   return to === "finished" ? "finishing" : to;
 }
 
+/** Whether a campaign takes partners' objects: only while `active` (otherwise a submission is a 409). */
 export const acceptsSubmissions = (status: CampaignStatus) => status === "active";
+/** Whether images may be added to a campaign: only while `created`, before labeling starts. */
 export const acceptsImages = (status: CampaignStatus) => status === "created";
 
 /**
@@ -49,6 +52,7 @@ export function campaignTitleProblem(title: string): string | null {
   return null;
 }
 
+/** `POST /campaigns`. The title is checked by campaignTitleProblem when the campaign is created (a 422 as well). */
 export const createCampaignSchema = z
   .object({
     title: z.string(),
@@ -63,11 +67,13 @@ export const createCampaignSchema = z
  * 100,000 per request) runs as a background job the request answers with.
  */
 export const INLINE_ADDITION = 10_000;
+/** `POST /campaigns/{id}/images`: up to 100,000 image references per request, at most 10,000 of them by filepath. */
 export const campaignImageRefsSchema = imageRefsOf(100_000);
 
 /** Any known status parses (an illegal transition to it is a 409); a value that is not a status is a 422. */
 export const updateCampaignSchema = z.object({ new_status: z.enum(CAMPAIGN_STATUSES) }).strict();
 
+/** `PUT /campaigns/{id}/review`: up to 1,000 images approved or rejected at once; a rejection needs a comment for the partner. */
 export const reviewSchema = z
   .object({
     image_ids: z.array(z.number().int().positive()).min(1).max(1000),
@@ -77,6 +83,7 @@ export const reviewSchema = z
   .strict()
   .refine((r) => r.decision !== "reject" || (r.comment ?? "").trim() !== "", { message: "a rejection needs a comment for the partner", path: ["comment"] });
 
+/** `PUT /campaigns/{id}/test_data`: marks up to 1,000 images as test data, or clears the mark. */
 export const testDataSchema = z
   .object({ image_ids: z.array(z.number().int().positive()).min(1).max(1000), test_data: z.boolean() })
   .strict();
@@ -98,6 +105,7 @@ export const imageFilterQuerySchema = z
     test_data: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
   });
 
+/** The parsed query as the campaign repository's filter (a parameter left out filters nothing). */
 export function toImageFilter(query: z.infer<typeof imageFilterQuerySchema>): ImageFilter {
   return { labelStatus: query.label_status, testData: query.test_data };
 }

@@ -5,12 +5,15 @@ import { contractTimestamp } from "./time.js";
 
 /** The file formats an export job writes. */
 export const EXPORT_FORMATS = ["csv", "json", "coco", "yolo", "voc"] as const;
+/** A file format an export job writes (masks, rendered per image, are a JobFormat only). */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Masks are an export too: rendered per image by workers, offered as one zip. */
 export const JOB_FORMATS = [...EXPORT_FORMATS, "masks"] as const;
+/** Any `format` an export request may ask for: a file format or `masks`. */
 export type JobFormat = (typeof JOB_FORMATS)[number];
 
+/** The `gt_mode` values a mask export may ask for; shared/masks/modes.ts renders each one. */
 export const GT_MODE_NAMES = ["filled_polygon", "polygon_edge", "center_dot", "filled_polygon_instances", "filled_semantic"] as const;
 
 /** `YYYY-MM-DD` or `YYYY-MM-DD hh:mm:ss` (UTC), as S3Label and Labelbox clients send them. */
@@ -31,7 +34,9 @@ const dateField = z.string().transform(parseDate);
 /** S3Label sends booleans as strings; accept both. */
 const booleanField = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
+/** Which review states an export or label list takes (see labelStatusesFor); requests default to `admin_complete`. */
 export const labelStatusFilterSchema = z.enum(["admin_complete", "user_complete", "all"]);
+/** One of `admin_complete`, `user_complete` or `all` (see labelStatusesFor). */
 export type LabelStatusFilter = z.infer<typeof labelStatusFilterSchema>;
 
 const filterFields = {
@@ -89,6 +94,7 @@ export const maskOptionsFields = {
   gt_mode: z.enum(GT_MODE_NAMES),
 };
 
+/** `POST /campaigns/{id}/exports`: a format, the filters, and for `masks` (only) its output folder, suffix and GT mode. */
 export const exportRequestSchema = z
   .object({
     format: z.enum(JOB_FORMATS),
@@ -116,6 +122,7 @@ export const labelImagesRequestSchema = z
   })
   .strict();
 
+/** `POST /campaigns/{id}/latest_labels` (S3Label's call): the status filter, the test split (`test_images`) and a page of up to 1,000. */
 export const latestLabelsRequestSchema = z
   .object({
     label_status: labelStatusFilterSchema.default("admin_complete"),
@@ -145,11 +152,16 @@ export interface ExportFilter {
 export const filterBound = (at: string | Date) => contractTimestamp(new Date(at));
 const exclusiveEnd = (bound: DateBound) => filterBound(new Date(new Date(bound.at).getTime() + (bound.dateOnly ? 86_400_000 : 1000)));
 
+/**
+ * The statuses a filter keeps: `admin_complete` only approved images, `user_complete` the partner's labels
+ * whether approved or not, `all` null (no status filter: unlabeled and rejected images too).
+ */
 export function labelStatusesFor(filter: LabelStatusFilter): LabelStatus[] | null {
   if (filter === "all") return null;
   return filter === "admin_complete" ? ["admin_complete"] : ["user_complete", "admin_complete"];
 }
 
+/** A request's validated filters as stored with the export (dates become the contract's timestamps, ends exclusive). */
 export function toExportFilter(body: {
   label_status: LabelStatusFilter;
   test_data?: boolean;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { jsonObjectField, relativePathField } from "./inputRules.js";
 
 export const IMAGESET_STATUSES = ["created", "processing", "finished", "failed"] as const;
+/** Where an image set is: `created` (its dropbox takes uploads), `processing` (the copy job runs), then `finished` or `failed`. */
 export type ImageSetStatus = (typeof IMAGESET_STATUSES)[number];
 
 /** The dropbox container is `dropbox-<title>`, so a title must make that a valid container name. */
@@ -17,6 +18,7 @@ export function titleProblem(title: string): string | null {
   return null;
 }
 
+/** A set's dropbox, the container its images are uploaded to (titleProblem keeps `dropbox-<title>` a valid container name). */
 export const dropboxContainer = (title: string) => `${DROPBOX_PREFIX}${title}`;
 
 /** The folder of a set's images inside the image container: `<IMAGE_FOLDER>/<title>`. */
@@ -39,6 +41,7 @@ export function canRequestFinish(status: ImageSetStatus): boolean {
   return status === "created" || status === "failed";
 }
 
+/** `POST /image_sets`. The title is checked by titleProblem when the set is created (a 422 as well). */
 export const createImageSetSchema = z
   .object({
     title: z.string(),
@@ -63,4 +66,5 @@ export const imageRefsOf = (max: number) =>
 
 /** Adding stored images to an image set (inline). */
 export const imageRefsSchema = imageRefsOf(10_000);
+/** A stored image, named by its id or by its `filepath` in the image container (a leading `/` is dropped). */
 export type ImageRef = z.infer<typeof imageRef>;

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 
+/** Every size and count limit on outside input, in one place (the README and the OpenAPI document quote them). */
 export const LIMITS = {
   /** Characters in a relative path: a dropbox blob name, `filepath`, `output_folder`. */
   pathLength: 512,

@@ -22,6 +22,7 @@ export interface StoredObject {
 
 /** Review state of one campaign image. */
 export const LABEL_STATUSES = ["unlabeled", "user_complete", "admin_complete", "rejected"] as const;
+/** Review state of one campaign image: unlabeled, submitted by the partner, approved by an admin, or rejected back to the partner. */
 export type LabelStatus = (typeof LABEL_STATUSES)[number];
 
 /** Whether an image counts towards a campaign's `done`: the partner's labels stand (submitted, or approved). */

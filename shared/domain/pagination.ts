@@ -9,6 +9,7 @@ export interface Pagination {
   prev: number | null;
 }
 
+/** A page asked for: `page` counts from 1, `perPage` items each (pageQuerySchema bounds both). */
 export interface PageRequest {
   page: number;
   perPage: number;

@@ -15,6 +15,10 @@ export const objectSchema = z
   .strict()
   .refine((o) => o.bounding_box !== undefined || o.polygon !== undefined, { message: "an object needs a bounding_box or a polygon" });
 
+/**
+ * `PUT /campaigns/{id}/objects`: up to 1,000 images, each with its objects. Only the shape is checked here;
+ * prepareSubmission checks the objects against the campaign's images.
+ */
 export const submissionSchema = z
   .array(
     z
@@ -30,8 +34,10 @@ export const submissionSchema = z
   .min(1, "send at least one image")
   .max(LIMITS.imagesPerBatch, `at most ${LIMITS.imagesPerBatch} images per request`);
 
+/** A partner's batch as the request schema parsed it. */
 export type Submission = z.infer<typeof submissionSchema>;
 
+/** An image's size in pixels: the bounds its objects' coordinates must keep to. */
 export interface ImageSize {
   width: number;
   height: number;

@@ -2,9 +2,12 @@ import { z } from "zod";
 
 /** Longest side in pixels; 256 by default. A short fixed list, so each image has at most this many renditions. */
 export const THUMBNAIL_SIZES = [128, 256, 512, 1024, 2048] as const;
+/** One of the rendition sizes (the longest side, in pixels). */
 export type ThumbnailSize = (typeof THUMBNAIL_SIZES)[number];
+/** The size a thumbnail request gets when it names none. */
 export const DEFAULT_THUMBNAIL_SIZE: ThumbnailSize = 256;
 
+/** `GET /images/{id}/thumbnail?size=&redirect=`: both optional (the default size, and a 303 to the rendition). */
 export const thumbnailQuerySchema = z.object({
   size: z
     .enum(THUMBNAIL_SIZES.map(String) as [string, ...string[]])
@@ -23,6 +26,7 @@ export const MAX_THUMBNAILS_PER_REQUEST = 100;
 /** Renditions up to this size may travel inline (`data_url`) in `GET /images/thumbnails?inline=true`. */
 export const INLINE_MAX_BYTES = 64 * 1024;
 
+/** `GET /images/thumbnails?ids=&size=&inline=`: links to up to 100 images' thumbnails in one request. */
 export const thumbnailsQuerySchema = z.object({
   ids: z
     .string()

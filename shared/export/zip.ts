@@ -56,6 +56,10 @@ const MAX16 = 0xffff;
 const VERSION_MADE_BY = (3 << 8) | 45;
 const FILE_ATTRIBUTES = (0o100644 << 16) >>> 0;
 
+/**
+ * The streaming zip writer described above ZipWriterOptions: pipe `output` somewhere, add entries (calls run
+ * in order, one at a time), then `finish()`; an entry that fails half-written aborts the whole archive.
+ */
 export class ZipWriter {
   /** The archive bytes. Pipe it somewhere before (or while) adding entries, or adding will wait. */
   readonly output = new PassThrough();

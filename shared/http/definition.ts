@@ -27,6 +27,7 @@ export interface RouteDoc {
   responses: Record<number, string>;
 }
 
+/** The `?page=&per_page=` of a list route (other query keys are ignored here); 422 for values out of range. */
 export function pageRequest(request: RequestLike, defaultPerPage: number): PageRequest {
   const { page, per_page } = validate(pageQuerySchema(defaultPerPage), pick(queryObject(request), ["page", "per_page"]), "query");
   return { page, perPage: per_page };

@@ -39,7 +39,7 @@ export function endpoint(access: Access, handler: (request: RequestLike, call: C
 }
 
 export function errorResponse(error: unknown, context: InvocationLike): ResponseInit {
-  if (error instanceof ApiError) return json(error.status, { status: error.status, detail: error.detail, ...error.extra });
+  if (error instanceof ApiError) return json(error.status, { ...error.extra, status: error.status, detail: error.detail });
   const status = statusOf(error);
   if (status === 503 || status === 500 || (error instanceof Error && /ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(error.message))) {
     context.error(`storage unavailable: ${error instanceof Error ? error.stack : String(error)}`);

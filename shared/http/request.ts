@@ -20,7 +20,9 @@ export interface ResponseInit {
   headers?: Record<string, string>;
 }
 
+/** A JSON response with this status and body. */
 export const json = (status: number, body: unknown): ResponseInit => ({ status, jsonBody: body });
+/** 200 with the JSON string `"ok"`: the contract's answer to a change that returns nothing. */
 export const ok = (): ResponseInit => json(200, "ok");
 
 /** Reads and parses a JSON body, refusing oversized and overly nested bodies before parsing them. */
@@ -50,12 +52,14 @@ export function describeIssues(error: z.ZodError, root = "body"): string {
     .join("; ");
 }
 
+/** The value as the schema parses it; a mismatch is a 422 naming each offending path under `root`, with up to 50 issues in `errors`. */
 export function validate<T>(schema: z.ZodType<T>, value: unknown, root = "body"): T {
   const result = schema.safeParse(value);
   if (!result.success) throw unprocessable(describeIssues(result.error, root), { errors: result.error.issues.slice(0, 50).map((i) => ({ path: i.path, message: i.message })) });
   return result.data;
 }
 
+/** The JSON body, parsed and validated: 413 over `maxBytes`, 400 when unreadable, 422 when the schema refuses it. */
 export async function readBody<T>(request: RequestLike, schema: z.ZodType<T>, maxBytes: number): Promise<T> {
   return validate(schema, await readJson(request, maxBytes));
 }
@@ -67,6 +71,7 @@ export function idParam(request: RequestLike, name: string): number {
   return Number(raw);
 }
 
+/** The query string as a plain object, for validating with a schema; a repeated key keeps its last value. */
 export function queryObject(request: RequestLike): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of request.query) result[key] = value;

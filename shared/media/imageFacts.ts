@@ -14,6 +14,7 @@ export interface ImageHeader {
   lon: number | null;
 }
 
+/** A file's facts, or why it is no image to label (the copy job lists the reason in the set's `rejected_files`). */
 export type HeaderResult = { ok: true; header: ImageHeader } | { ok: false; reason: string };
 
 function gpsDegrees(parts: number[] | undefined, ref: string | undefined): number | null {

@@ -31,6 +31,7 @@ export type AdditionChange = Partial<Pick<AdditionRecord, "status" | "done" | "d
 /** Characters of id ranges per row (a JSON column holds at most 420,000). */
 const PART_CHARS = 400_000;
 
+/** `<yyyymmddhhmmss>-<8 hex>` (UTC): sorts by creation time; getAddition refuses any other shape unread. */
 export const newAdditionId = (now = new Date()) => `${now.toISOString().replace(/[-:TZ.]/g, "").slice(0, 14)}-${randomBytes(4).toString("hex")}`;
 
 /** Ids as sorted `[from, to]` runs: a set's images are mostly consecutive, so 100,000 ids are a few runs. */

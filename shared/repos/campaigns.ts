@@ -2,7 +2,7 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import type { CampaignStatus, ImageFilter } from "../domain/campaigns.js";
 import type { ExportFilter } from "../domain/exports.js";
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
-import { bucketOf, BucketedSet, countAction, countRowChunks, countsOf, groupByBucket, groupByCountRow, groupOf, newestCounts, oldestCounts, type BucketCounts } from "../storage/buckets.js";
+import { bucketOf, bucketOfGroup, BucketedSet, countAction, countRowChunks, countsOf, groupByBucket, groupByCountRow, groupOf, newestCounts, oldestCounts, type BucketCounts } from "../storage/buckets.js";
 import { DenseList, type Row } from "../storage/denseList.js";
 import { fromJsonColumns } from "../storage/jsonColumns.js";
 import { queryAll, rowPrefix } from "../storage/queries.js";
@@ -11,6 +11,7 @@ import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
 import type { ImageRecord } from "./images.js";
 
+/** A campaign as stored: dates are contract timestamps (null until reached), `etag` guards updates, `labelerApikey` is its partner's key. */
 export interface CampaignRecord {
   campaignId: number;
   title: string;
@@ -357,7 +358,7 @@ export class CampaignStore {
     });
     for (const [group, counts] of after) {
       const row = countRows.get(group);
-      actions.push(countAction(set.partition(bucketOf(group * 100)), group, counts, row ? String(row.etag) : undefined));
+      actions.push(countAction(set.partition(bucketOfGroup(group)), group, counts, row ? String(row.etag) : undefined));
     }
     actions.push(...extra);
     if (actions.length) await this.data.submitTransaction(actions);

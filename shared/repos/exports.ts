@@ -7,9 +7,11 @@ import { retryOnConflict } from "../storage/retry.js";
 import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 
+/** An export job's states: `queued` until a worker starts it, `running`, then `succeeded` (with a download) or `failed`. */
 export const EXPORT_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
 export type ExportStatus = (typeof EXPORT_STATUSES)[number];
 
+/** An export job as stored: its request, progress, counts and warnings, and the blob to download once it succeeded. */
 export interface ExportRecord {
   exportId: string;
   campaignId: number;

@@ -6,6 +6,7 @@ import { queryPages, rowPrefix } from "../storage/queries.js";
 import { retryOnConflict } from "../storage/retry.js";
 import { pad } from "../storage/tableErrors.js";
 
+/** An image set as stored; `blobstoragePath` is its dropbox container, `failureReason` why the copy job failed (while the set is `failed`). */
 export interface ImageSetRecord {
   imagesetId: number;
   title: string;
@@ -19,6 +20,7 @@ export interface ImageSetRecord {
   etag: string;
 }
 
+/** A dropbox file the copy job did not take, by its name in the dropbox, with the reason shown in `rejected_files`. */
 export interface RejectedFile {
   name: string;
   reason: string;

@@ -21,6 +21,7 @@ export interface ImageFacts {
   sourceEtag?: string;
 }
 
+/** A stored image: its facts and its id (dense, from 1, in the order images were recorded). */
 export interface ImageRecord extends ImageFacts {
   imageId: number;
 }

@@ -41,12 +41,14 @@ export interface StoredBatch {
   reachedTotal: boolean;
 }
 
+/** One submission that took effect for an image: who sent it, when it was committed, and its objects. */
 export interface HistoryEntry {
   submittedBy: string;
   submittedAt: string;
   objects: StoredObject[];
 }
 
+/** A batch of prepared entries, stamped now: its commit time, and an id that sorts by it and names its rows. */
 export function newLabelBatch(campaignId: number, submittedBy: string, entries: LabelBatch["entries"]): LabelBatch {
   const committedAt = contractTimestamp();
   return { campaignId, batchId: `${committedAt}_${randomBytes(4).toString("hex")}`, committedAt, submittedBy, entries };

@@ -14,6 +14,7 @@ import { mapLimit } from "../util/concurrency.js";
  * touches the buckets of the ids it names, never the whole collection.
  */
 export const BUCKET_SIZE = 1000;
+/** The bucket (and so the partition) an id lives in: ids 0-999 are bucket 0. */
 export const bucketOf = (id: number) => Math.floor(id / BUCKET_SIZE);
 export const bucketKey = (bucket: number) => pad(bucket, 6);
 
@@ -22,6 +23,7 @@ export const bucketKey = (bucket: number) => pad(bucket, 6);
  * 100 ids a row lets partners labeling different hundreds of one bucket write at once.
  */
 export const GROUP_SIZE = 100;
+/** The group whose count row counts an id: ids 0-99 are group 0, ten groups to a bucket. */
 export const groupOf = (id: number) => Math.floor(id / GROUP_SIZE);
 export const bucketOfGroup = (group: number) => Math.floor((group * GROUP_SIZE) / BUCKET_SIZE);
 
@@ -69,6 +71,7 @@ export const emptyCounts = (): BucketCounts => ({ total: 0, version: 0, counters
 /** The row key of a group's count row in its bucket's partition; count rows sort before every item row. */
 export const countRowKey = (group: number) => `!count!${pad(group, 9)}`;
 
+/** A count row as BucketCounts (its `c_<name>` columns are the counters); a missing row counts nothing. */
 export function countsOf(row: Record<string, unknown> | undefined): BucketCounts {
   if (!row) return emptyCounts();
   const counters: Record<string, number> = {};
@@ -155,16 +158,14 @@ function encodeSummary(summary: ReadonlyMap<number, BucketCounts>): EncodedSumma
   return Object.fromEntries([...summary].map(([group, c]) => [String(group), [c.total, c.version, c.counters]]));
 }
 
-/**
- * Per group, the counts with the highest version among several writes' results (parallel writes of one
- * group finish in any order), and the counts with the lowest version as the state before them.
- */
+/** Per group, the counts with the highest version among several writes' results (parallel writes of one group finish in any order). */
 export function newestCounts(results: ReadonlyArray<ReadonlyMap<number, BucketCounts>>): Map<number, BucketCounts> {
   const newest = new Map<number, BucketCounts>();
   for (const result of results) for (const [group, counts] of result) if ((newest.get(group)?.version ?? -1) < counts.version) newest.set(group, counts);
   return newest;
 }
 
+/** Per group, the counts with the lowest version among several writes' results: the state before them (see newestCounts). */
 export function oldestCounts(results: ReadonlyArray<ReadonlyMap<number, BucketCounts>>): Map<number, BucketCounts> {
   const oldest = new Map<number, BucketCounts>();
   for (const result of results) for (const [group, counts] of result) if ((oldest.get(group)?.version ?? Infinity) > counts.version) oldest.set(group, counts);

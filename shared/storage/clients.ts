@@ -33,6 +33,10 @@ export function storageEndpoints(config: AppConfig): { blob: string; queue: stri
   };
 }
 
+/**
+ * The clients for the configured account: from STORAGE_CONNECTION_STRING when set, else the account's
+ * endpoints with `credential` (default DefaultAzureCredential). Creates nothing in the account; table clients are made once per name.
+ */
 export function createStorageClients(config: AppConfig, credential?: TokenCredential, options: StorageClientOptions = {}): StorageClients {
   const { STORAGE_CONNECTION_STRING: connectionString } = config.settings;
   // Every Azure client hands its options on to core's createClientPipeline, which applies `tlsOptions`

@@ -7,6 +7,7 @@ const MAX_PIECES = 14;
 /** The longest JSON text one value may have (420,000 UTF-16 code units, 840 KB stored): one such value fits an entity (1 MiB). */
 export const MAX_JSON_COLUMN_CHARS = PIECE * MAX_PIECES;
 
+/** A value as the properties `<name>_n` (piece count) and `<name>_0`...; a RangeError past MAX_JSON_COLUMN_CHARS. */
 export function toJsonColumns(name: string, value: unknown): Record<string, string | number> {
   const text = JSON.stringify(value ?? null);
   const pieces = Math.max(1, Math.ceil(text.length / PIECE));
@@ -17,6 +18,7 @@ export function toJsonColumns(name: string, value: unknown): Record<string, stri
   return columns;
 }
 
+/** The value toJsonColumns stored under `name`; `fallback` when there is none or its text does not parse. */
 export function fromJsonColumns<T>(entity: Record<string, unknown>, name: string, fallback: T): T {
   const pieces = Number(entity[`${name}_n`] ?? 0);
   if (!pieces) return fallback;

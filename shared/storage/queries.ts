@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
 
+/** A table row as the SDK returns it: its properties, untyped, with partitionKey, rowKey and etag. */
 export type Row = TableEntityResult<Record<string, unknown>>;
 
 /**

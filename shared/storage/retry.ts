@@ -11,6 +11,7 @@ import { isConflict } from "./tableErrors.js";
 export const RETRY = Symbol("retry");
 export const MAX_ATTEMPTS = 30;
 
+/** Runs `attempt` (`n` counts from 0) under the policy described above RETRY, until one neither hits a conflict nor returns RETRY. */
 export async function retryOnConflict<T>(what: string, attempt: (n: number) => Promise<T | typeof RETRY>): Promise<T> {
   for (let n = 0; n < MAX_ATTEMPTS; n++) {
     try {

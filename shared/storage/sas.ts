@@ -65,6 +65,11 @@ function signerWith(blobService: BlobServiceClient, sign: Signer): SasSigner {
   };
 }
 
+/**
+ * The signer config.sasSigning asks for: the account key from the connection string (its absence throws), or
+ * a user delegation key got with the app's identity, reused while it outlives the link (a key lasts 1 to 7 days
+ * and caps the expiry of the links it signs).
+ */
 export function createSasSigner(config: AppConfig, blobService: BlobServiceClient): SasSigner {
   if (config.sasSigning === "accountKey") {
     const parts = parseConnectionString(config.settings.STORAGE_CONNECTION_STRING ?? "");

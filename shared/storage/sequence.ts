@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { bucketKey, bucketOf, groupByBucket } from "./buckets.js";
+import { BUCKET_SIZE, bucketKey, bucketOf, groupByBucket } from "./buckets.js";
 import { fromJsonColumns, toJsonColumns } from "./jsonColumns.js";
 import { queryAll, queryPages, rowRange, type Row } from "./queries.js";
 import { ConcurrencyError } from "../errors.js";
@@ -104,8 +104,8 @@ export class KeyedSequence {
     if (limit <= 0) return [];
     const rows: Row[] = [];
     const end = offset + limit;
-    for (let start = offset; start < end; start = (bucketOf(start) + 1) * 1000) {
-      const stop = Math.min(end, (bucketOf(start) + 1) * 1000);
+    for (let start = offset; start < end; start = (bucketOf(start) + 1) * BUCKET_SIZE) {
+      const stop = Math.min(end, (bucketOf(start) + 1) * BUCKET_SIZE);
       for await (const page of queryPages(this.table, rowRange(this.bucketPartition(start), this.posKey(start), this.posKey(stop)))) rows.push(...page);
     }
     return rows;

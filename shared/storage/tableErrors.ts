@@ -19,6 +19,7 @@ export function errorCode(error: unknown): string | undefined {
   return typeof found === "string" ? found : undefined;
 }
 
+/** Whatever was addressed does not exist: 404, be it an entity, a table, a blob or a container. */
 export const isNotFound = (error: unknown) => statusOf(error) === 404;
 
 /**

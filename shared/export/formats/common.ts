@@ -46,6 +46,7 @@ export function validObjects(image: ExportImage, stats: StatsCollector | null): 
   return objects;
 }
 
+/** How a warning names an image: `image <id> (<blob path>)`, so a reader can find it by either. */
 export function imageRef(image: Pick<ExportImage, "imageId" | "blobPath">): string {
   return `image ${image.imageId} (${image.blobPath})`;
 }

@@ -15,7 +15,7 @@ export { compareCodePoints } from "./common.js";
 export { vocBox, vocXml, xmlText } from "./voc.js";
 export { yoloDataYaml } from "./yolo.js";
 
-/**
+/*
  * Streaming label exporters. Every format reads the source image by image and writes as it goes, pausing while the
  * destination is full. Memory holds one image's objects, the label set, and for the zip formats one entry name and
  * one ~100-byte central-directory record per image (the zip format needs both); nothing grows with the number of
@@ -30,6 +30,7 @@ type ZipFormatWriter = (source: ExportSource, zip: ZipWriter, context: FormatCon
 const TEXT_WRITERS: Partial<Record<ExportFormat, TextWriter>> = { csv: csvExport, json: jsonExport, coco: cocoExport };
 const ZIP_WRITERS: Partial<Record<ExportFormat, ZipFormatWriter>> = { yolo: yoloExport, voc: vocExport };
 
+/** The download's file extension: CSV, JSON and COCO are one file, YOLO and VOC a zip of files. */
 export function exportFileExtension(format: ExportFormat): ".csv" | ".json" | ".zip" {
   switch (format) {
     case "csv":
@@ -43,6 +44,7 @@ export function exportFileExtension(format: ExportFormat): ".csv" | ".json" | ".
   }
 }
 
+/** The Content-Type the export blob is stored (and downloaded) with. */
 export function exportContentType(format: ExportFormat): string {
   return { ".csv": "text/csv; charset=utf-8", ".json": "application/json", ".zip": "application/zip" }[exportFileExtension(format)];
 }

@@ -4,6 +4,7 @@ import { EXPORT_FORMATS, type ExportFormat } from "../../domain/exports.js";
 
 export { EXPORT_FORMATS, type ExportFormat };
 
+/** What an export wrote, for the export record: images and objects written, and warnings about malformed stored data. */
 export interface ExportStats {
   /** Images written (for COCO: image records; for YOLO/VOC: label files). */
   images: number;
@@ -30,6 +31,7 @@ export interface CocoInfoOptions {
   supercategory?: string;
 }
 
+/** Options every format takes, all optional; the export jobs pin `now` to the export's creation time. */
 export interface ExportOptions {
   /** How many warning texts to keep (default 1000); the rest are only counted. */
   maxWarnings?: number;
