@@ -96,7 +96,9 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
     const pending = await services.additions.pending(campaignId);
     if (pending.length) throw conflict(`campaign ${campaignId} is still adding images (addition ${pending[0]!.additionId}: ${pending[0]!.done} of ${pending[0]!.total}); activate it once that is done`);
   }
+  let before: Pick<CampaignRecord, "status" | "finishError"> = { status: "completed", finishError: null };
   const updated = await services.campaigns.update(campaignId, (current) => {
+    before = { status: current.status, finishError: current.finishError };
     if (!canTransition(current.status, to)) {
       refused = `campaign ${campaignId} is ${current.status}; it cannot become ${to}`;
       return null;
@@ -112,7 +114,8 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
   if (to === "finished") {
     await queueOrUndo(
       () => services.queue.send("campaign-finish", { campaignId }),
-      () => services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? { status: "completed" } : null)),
+      // Back to exactly what it was: a campaign whose finishing failed keeps its error.
+      () => services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? before : null)),
       "the finishing job",
     );
   }

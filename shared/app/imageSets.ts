@@ -46,7 +46,9 @@ export async function getImageSet(services: Services, imagesetId: number): Promi
  */
 export async function changeImageSetStatus(services: Services, imagesetId: number, to: ImageSetStatus): Promise<void> {
   let refused: string | undefined;
+  let before: { status: ImageSetStatus; failureReason: string } = { status: "created", failureReason: "" };
   const set = await services.imageSets.update(imagesetId, (current) => {
+    before = { status: current.status, failureReason: current.failureReason ?? "" };
     if (to !== "finished") {
       refused = `image set ${imagesetId} is ${current.status}; it cannot become ${to} (only finished may be requested)`;
       return null;
@@ -62,7 +64,8 @@ export async function changeImageSetStatus(services: Services, imagesetId: numbe
   if (refused) throw conflict(refused);
   await queueOrUndo(
     () => services.queue.send("imageset-copy", { imagesetId }),
-    () => services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? { status: "created" } : null)),
+    // Back to exactly what it was: a failed set stays failed with its reason.
+    () => services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? before : null)),
     "the copy job",
   );
 }
