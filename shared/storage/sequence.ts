@@ -6,25 +6,26 @@ import { queryAll, queryPages, rowRange, type Row } from "./queries.js";
 import { ConcurrencyError } from "../errors.js";
 import { backOff } from "./retry.js";
 import { readRow } from "./rows.js";
-import { isConflict, pad } from "./tableErrors.js";
+import { isConflict, isNotFound, pad } from "./tableErrors.js";
 import { planTransactions } from "./transactions.js";
 import { mapLimit } from "../util/concurrency.js";
 
-/** How long a writer's lease on the head lasts (a hold takes a fraction of a second); one that runs out is taken over. */
+/** How long a writer's lease on the head lasts (a hold is three round trips); one that runs out is taken over. */
 export const STALE_MS = 30_000;
 /** How long a writer waits for the lease before giving up (the job is then retried from its queue). */
 const LEASE_WAIT_MS = 120_000;
+/** Items per block (a block row holds its items until its rows are written: 200 paths of 1,024 characters fit one entity). */
+const BLOCK_SIZE = 200;
+/** Blocks still being written, at most: a writer waits while this many are pending. */
+const MAX_PENDING = 16;
 
-/** The head as a writer holding the lease last wrote it. */
+/** The head and pending blocks as a writer read them when it took the lease. */
 interface Lease {
   count: number;
   writer: string;
-  leaseUntil: number;
   etag: string;
+  pending: PendingBlock[];
 }
-/** Items per pending block (the block travels in the head row until its rows are written). */
-const BLOCK_SIZE = 200;
-
 /** An item to append: its key (a row-key-safe string), the group its key row lives in, and its properties. */
 export interface SequenceItem {
   key: string;
@@ -49,23 +50,25 @@ export interface Appended {
 /**
  * An append-only sequence whose items get dense positions 0, 1, 2, ... exactly once per key, spread over
  * bounded partitions so no operation's cost grows with its length:
- *   `<base>!head`      one row: `count` (positions handed out) and the blocks still being written
+ *   `<base>!head`      the `head` row (`count`: positions handed out; the writer holding the lease, until
+ *                      when) and a `block!<id>` row per block of positions handed out but not yet written
  *   `<base>!<bucket>`  `pos!<pos>` rows, 1,000 positions per partition: pages and look-ups by position
  *   `<base>!k<group>`  `key!<key>` rows in groups the caller chooses (keys appended together share few
  *                      groups, so they are read and written a query or transaction per group)
- * Appending takes a lease in the head row (writer and expiry, set under the ETag read), so one writer at a
- * time hands out positions: holding it, read our keys' rows (those with a position keep it), record the
- * block of the rest in the head as pending with the count moved past it, write its position and key rows,
- * then clear it and give the lease up. A writer that dies leaves its lease to run out and its block
- * pending; the next writer finishes the block (writing the same rows), so positions never get a gap and
- * the count is exact. A writer whose lease ran out mid-hold fails its next head write (the ETag moved) and
- * its job is retried. Readers see positions up to the first pending block.
+ * Appending takes a lease on the head (a write under the ETag read, so one writer at a time hands out
+ * positions), reads its keys' rows and the pending blocks' items (a key found there keeps its position),
+ * then, in one transaction, moves the count past a block of the rest, records the block as a row and gives
+ * the lease up. It writes the block's position and key rows outside the lease and deletes the block row.
+ * A hold is three round trips, so writers take turns. A writer that dies holding the lease leaves it to
+ * run out; one that dies writing its block leaves the block row, and once it is `staleMs` old the next
+ * writer finishes it (writing the same rows), so positions never get a gap and the count is exact.
+ * Readers see positions up to the first pending block.
  */
 export class KeyedSequence {
   constructor(
     readonly table: TableClient,
     readonly base: string,
-    /** How long a lease lasts before another writer may take it over (tests shorten it). */
+    /** How long a lease lasts, and a block stays pending, before another writer takes it over (tests shorten it). */
     private readonly staleMs = STALE_MS,
   ) {}
 
@@ -91,7 +94,7 @@ export class KeyedSequence {
 
   /** Positions readers may see: up to the first block still being written. */
   async count(): Promise<number> {
-    const { count, pending } = decodeHead(await this.head());
+    const { count, pending } = await this.readHead();
     return pending.length ? Math.min(...pending.map((b) => b.from)) : count;
   }
 
@@ -142,68 +145,86 @@ export class KeyedSequence {
     for (let start = 0; start < unique.length; start += BLOCK_SIZE) {
       const todo = unique.slice(start, start + BLOCK_SIZE);
       const lease = await this.acquire();
-      // Holding the lease, nobody else hands out positions: the key rows read now stay true until we release.
+      // Holding the lease, nobody else hands out positions: what we read now stays true until we give it up.
       const positions = await this.positionsOf(todo);
-      for (const [key, pos] of positions) results.set(key, { pos, created: false });
+      for (const block of lease.pending) block.items.forEach((item, i) => positions.set(item.key, block.from + i));
+      for (const item of todo) if (positions.has(item.key)) results.set(item.key, { pos: positions.get(item.key)!, created: false });
       const fresh = todo.filter((item) => !positions.has(item.key));
       if (fresh.length === 0) {
         await this.release(lease);
         continue;
       }
       const block: PendingBlock = { id: randomUUID(), from: lease.count, at: Date.now(), items: fresh };
-      // Recorded in the head before its rows are written: a writer that dies here leaves it for the next.
-      const allocated = await this.writeHead({ ...lease, count: lease.count + fresh.length, pending: [block] }, lease.etag).catch((error: unknown) => {
+      // One transaction: the count moves past the block, the block is recorded, the lease is given up.
+      const head = this.headEntity({ count: lease.count + fresh.length, writer: "", leaseUntil: 0 });
+      const blockRow = { partitionKey: this.headPartition, rowKey: blockRowKey(block.id), from: block.from, at: block.at, ...toJsonColumns("items", block.items) };
+      try {
+        await this.table.submitTransaction([["update", head, "Replace", { etag: lease.etag }], ["create", blockRow]]);
+      } catch (error) {
         throw isConflict(error) ? new ConcurrencyError(`sequence ${this.base} (lease ran out)`) : error;
-      });
-      await this.writeBlock(block);
-      await this.release({ ...lease, count: lease.count + fresh.length, etag: allocated });
+      }
+      await this.finish(block);
       block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
     }
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));
   }
 
   /**
-   * Takes the lease in the head row, waiting while a live writer holds it (holds last a few hundred
-   * milliseconds) and finishing the pending block of one that died (its lease ran out).
+   * Takes the lease on the head, waiting while a live writer holds it (or while MAX_PENDING blocks are being
+   * written), and first finishing any block whose writer died (pending longer than `staleMs`).
    */
   private async acquire(): Promise<Lease> {
     const writer = randomUUID();
     const deadline = Date.now() + LEASE_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      const row = await this.head();
-      const head = decodeHead(row);
-      if (head.writer && head.leaseUntil > Date.now()) {
-        if (Date.now() > deadline) throw new ConcurrencyError(`sequence ${this.base} (held by another writer)`);
-        await backOff(Math.min(attempt, 4));
+      const head = await this.readHead();
+      const stale = head.pending.filter((block) => block.at + this.staleMs < Date.now());
+      const held = head.writer !== "" && head.leaseUntil > Date.now();
+      if (!held && stale.length) {
+        await mapLimit(stale, 4, (block) => this.finish(block)); // a dead writer's: the same rows again
         continue;
       }
-      for (const block of head.pending) await this.writeBlock(block); // a dead writer's: finish it, the same rows again
-      const lease: Lease = { count: head.count, writer, leaseUntil: Date.now() + this.staleMs, etag: "" };
-      try {
-        lease.etag = await this.writeHead({ ...lease, pending: [] }, row ? String(row.etag) : undefined);
-        return lease;
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        if (Date.now() > deadline) throw new ConcurrencyError(`sequence ${this.base}`);
-        await backOff(Math.min(attempt, 4));
+      if (!held && head.pending.length < MAX_PENDING) {
+        try {
+          const entity = this.headEntity({ count: head.count, writer, leaseUntil: Date.now() + this.staleMs });
+          const response = head.etag ? await this.table.updateEntity(entity, "Replace", { etag: head.etag }) : await this.table.createEntity(entity);
+          return { count: head.count, writer, etag: String(response.etag), pending: head.pending };
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+        }
       }
+      if (Date.now() > deadline) throw new ConcurrencyError(`sequence ${this.base} (${held ? "held by another writer" : "too many blocks pending"})`);
+      await backOff(Math.min(attempt, 3));
     }
   }
 
-  /** Clears the pending block and gives the lease up; a lease that ran out meanwhile was taken over, and the taker finished our block. */
+  /** Gives the lease up without handing out positions; one that ran out meanwhile was taken over, which is fine. */
   private async release(lease: Lease): Promise<void> {
     try {
-      await this.writeHead({ count: lease.count, writer: "", leaseUntil: 0, pending: [] }, lease.etag);
+      await this.table.updateEntity(this.headEntity({ count: lease.count, writer: "", leaseUntil: 0 }), "Replace", { etag: lease.etag });
     } catch (error) {
       if (!isConflict(error)) throw error;
     }
   }
 
-  /** Writes the head under `etag` (creates it when there is none); returns its new ETag. */
-  private async writeHead(head: { count: number; writer: string; leaseUntil: number; pending: PendingBlock[] }, etag: string | undefined): Promise<string> {
-    const entity = { partitionKey: this.headPartition, rowKey: "head", count: head.count, writer: head.writer, leaseUntil: head.leaseUntil, ...toJsonColumns("pending", head.pending) };
-    const response = etag ? await this.table.updateEntity(entity, "Replace", { etag }) : await this.table.createEntity(entity);
-    return String(response.etag);
+  private headEntity(head: { count: number; writer: string; leaseUntil: number }) {
+    return { partitionKey: this.headPartition, rowKey: "head", ...head };
+  }
+
+  /** The head and the pending blocks: one query of the head partition (a head row and a few block rows). */
+  private async readHead(): Promise<{ count: number; writer: string; leaseUntil: number; etag: string | undefined; pending: PendingBlock[] }> {
+    const rows = await queryAll(this.table, odata`PartitionKey eq ${this.headPartition}`);
+    const head = rows.find((row) => row.rowKey === "head");
+    const pending = rows
+      .filter((row) => String(row.rowKey).startsWith("block!"))
+      .map((row): PendingBlock => ({ id: String(row.rowKey).slice("block!".length), from: Number(row.from), at: Number(row.at), items: fromJsonColumns<SequenceItem[]>(row, "items", []) }));
+    return {
+      count: Number(head?.count ?? 0),
+      writer: String(head?.writer ?? ""),
+      leaseUntil: Number(head?.leaseUntil ?? 0),
+      etag: head ? String(head.etag) : undefined,
+      pending,
+    };
   }
 
   /** The positions some keys have: per group, queries of up to 15 keys (Azure's limit of comparisons in a filter). */
@@ -224,12 +245,8 @@ export class KeyedSequence {
     return found;
   }
 
-  private head(): Promise<Row | undefined> {
-    return readRow(this.table, this.headPartition, "head");
-  }
-
-  /** Writes a block's position rows, then its key rows (upserts in transactions: redoing it writes the same). */
-  private async writeBlock(block: PendingBlock): Promise<void> {
+  /** Writes a block's position rows, then its key rows (upserts: redoing it writes the same), then drops its block row. */
+  private async finish(block: PendingBlock): Promise<void> {
     const positions = block.items.map(({ key, group, item }, i): TransactionAction => [
       "upsert",
       { ...item, partitionKey: this.bucketPartition(block.from + i), rowKey: this.posKey(block.from + i), itemKey: key, itemGroup: group },
@@ -242,17 +259,15 @@ export class KeyedSequence {
       "Replace",
     ]);
     await mapLimit(planTransactions(keys), 8, (transaction) => this.table.submitTransaction(transaction));
+    try {
+      await this.table.deleteEntity(this.headPartition, blockRowKey(block.id));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 }
 
-function decodeHead(row: Row | undefined): { count: number; pending: PendingBlock[]; writer: string; leaseUntil: number } {
-  return {
-    count: Number(row?.count ?? 0),
-    pending: row ? fromJsonColumns<PendingBlock[]>(row, "pending", []) : [],
-    writer: String(row?.writer ?? ""),
-    leaseUntil: Number(row?.leaseUntil ?? 0),
-  };
-}
+const blockRowKey = (id: string) => `block!${id}`;
 
 function posOf(row: Row): number {
   const key = String(row.rowKey);
