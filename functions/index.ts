@@ -7,7 +7,6 @@ import type { WorkerFunctionDefinition } from "../shared/jobs/worker.js";
 import { apiFunctions } from "./apiFunctions.js";
 import { definition as campaignFinishWorker } from "./campaignFinishWorker.js";
 import { definition as campaignImagesWorker } from "./campaignImagesWorker.js";
-import { definition as campaignProgressWorker } from "./campaignProgressWorker.js";
 import { definition as campaignSubmissionWorker } from "./campaignSubmissionWorker.js";
 import { definition as exportRunWorker } from "./exportRunWorker.js";
 import { definition as getOpenApi } from "./getOpenApi.js";
@@ -22,7 +21,6 @@ export const httpFunctions: HttpFunctionDefinition[] = [...apiFunctions, getOpen
 export const workerFunctions: WorkerFunctionDefinition[] = [
   campaignFinishWorker,
   campaignImagesWorker,
-  campaignProgressWorker,
   campaignSubmissionWorker,
   exportRunWorker,
   imageSetCopyWorker,

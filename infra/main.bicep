@@ -60,7 +60,6 @@ param azureMlDatastore string = 'workspaceblobstore'
 // No RESOURCE_PREFIX in Azure: one deployment owns its storage account and namespace.
 var queueNames = [
   'imageset-copy'
-  'campaign-progress'
   'campaign-submission'
   'campaign-images'
   'campaign-finish'

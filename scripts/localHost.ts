@@ -292,9 +292,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           queue: services.clients.queueService.getQueueClient(queueName),
           poison: services.clients.queueService.getQueueClient(poisonQueueName(queueName)),
           maxDeliveries: config.settings.MAX_DELIVERY_COUNT,
-          // Progress messages all move one count row per campaign: run them one at a time, since parallel
-          // ones mostly lose the ETag race and retry (measured: completion 3.7x sooner than with 8).
-          concurrency: options.workerConcurrency ?? (fn.type === "campaign-progress" ? 1 : 8),
+          concurrency: options.workerConcurrency ?? 8,
           visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 60,
           retryDelaySeconds: options.retryDelaySeconds,
           log,

@@ -116,7 +116,6 @@ export type TableName = (typeof TABLE_NAMES)[number];
  */
 export const QUEUE_NAMES = [
   "imageset-copy",
-  "campaign-progress",
   "campaign-submission",
   "campaign-images",
   "campaign-finish",

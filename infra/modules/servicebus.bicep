@@ -39,8 +39,6 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
       defaultMessageTimeToLive: 'P14D'
       requiresDuplicateDetection: true
       duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
-      // Progress messages are serialised per campaign (session id = campaign id); see shared/queue/messages.ts.
-      requiresSession: queueName == 'campaign-progress'
       enablePartitioning: false
       maxSizeInMegabytes: 1024
     }

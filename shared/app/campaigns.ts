@@ -22,7 +22,6 @@ import { newAdditionId, type AdditionRecord } from "../repos/additions.js";
 import type { CampaignImage, CampaignRecord, ImageFilter } from "../repos/campaigns.js";
 import { BatchAbortedError, newLabelBatch, type HistoryEntry } from "../repos/labelBatches.js";
 import type { Services } from "../services.js";
-import { completeCampaign } from "../jobs/campaignProgress.js";
 import { mapLimit } from "../util/concurrency.js";
 import { resolveImageRefs } from "./imageSets.js";
 import { queueOrUndo } from "./queueing.js";
@@ -183,7 +182,7 @@ export async function submitObjects(services: Services, principal: Principal, ca
     if (error instanceof BatchAbortedError) throw unavailable("the request took too long and was abandoned; nothing was stored, send it again");
     throw error;
   }
-  if (stored.reachedTotal) await completeCampaign(services, campaignId);
+  if (stored.reachedTotal) await services.campaigns.completeIfActive(campaignId);
 }
 
 async function requireCampaignImages(services: Services, campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {

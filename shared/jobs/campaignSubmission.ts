@@ -1,5 +1,4 @@
 import type { Services } from "../services.js";
-import { completeCampaign } from "./campaignProgress.js";
 import type { JobLog } from "./runtime.js";
 
 /**
@@ -13,5 +12,5 @@ export async function runCampaignSubmission(services: Services, campaignId: numb
   log.info(`label batch ${state}`);
   if (state === "aborted") return;
   const { progress, reachedTotal } = await services.campaigns.refreshProgress(campaignId, imageIds);
-  if (reachedTotal && (await completeCampaign(services, campaignId))) log.info(`progress ${progress.done}/${progress.total}: campaign completed`);
+  if (reachedTotal && (await services.campaigns.completeIfActive(campaignId))) log.info(`progress ${progress.done}/${progress.total}: campaign completed`);
 }

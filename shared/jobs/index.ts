@@ -1,6 +1,5 @@
 import type { JobType } from "../queue/messages.js";
 import { failCampaignFinish, runCampaignFinish } from "./campaignFinish.js";
-import { runCampaignProgress } from "./campaignProgress.js";
 import { failCampaignImages, runCampaignImages } from "./campaignImages.js";
 import { runCampaignSubmission } from "./campaignSubmission.js";
 import { runExport } from "./exportRun.js";
@@ -17,12 +16,6 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     resource: (body) => `imageset/${body.imagesetId}`,
     run: (services, body, log) => runImageSetCopy(services, body.imagesetId, log),
     fail: (services, body, reason) => failImageSetCopy(services, body.imagesetId, reason),
-  },
-  "campaign-progress": {
-    resource: (body) => `campaign/${body.campaignId}/images/${body.imageIds[0]}..${body.imageIds[body.imageIds.length - 1]}`,
-    run: (services, body, log) => runCampaignProgress(services, body.campaignId, body.imageIds, log),
-    // Nothing to mark: the dead-lettered message is the record, and replaying it converges (state-based).
-    fail: async () => {},
   },
   "campaign-submission": {
     resource: (body) => `campaign/${body.campaignId}/batch/${body.batchId}`,

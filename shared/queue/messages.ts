@@ -6,14 +6,6 @@ export const jobSchemas = {
   /** Copy a finished image set's dropbox into the image store and record its images. */
   "imageset-copy": z.object({ imagesetId: z.number().int().positive() }).strict(),
   /**
-   * Bring a campaign's summary up to date with the count rows of some images' buckets, completing the campaign if
-   * that reaches its total. Requests keep the counts in their own transactions and `campaign-submission` repairs
-   * what a request that died left behind, so nothing in the app sends this job any more; one sent by hand still repairs.
-   */
-  "campaign-progress": z
-    .object({ campaignId: z.number().int().positive(), imageIds: z.array(z.number().int().positive()).min(1).max(1000) })
-    .strict(),
-  /**
    * Settle one label batch after its request (queued before the batch is written, delivered later): abort
    * it if it never committed, finish applying it if it did, then bring the campaign's summary up to date.
    */
@@ -38,14 +30,6 @@ export const jobSchemas = {
 export type JobType = keyof typeof jobSchemas;
 /** The body of a job of type `T`, as its schema parses it. */
 export type JobBody<T extends JobType> = z.infer<(typeof jobSchemas)[T]>;
-
-/**
- * Jobs handled one at a time per key (a Service Bus session): every progress message of a campaign moves
- * the same count row, so parallel ones would only lose ETag races. Other campaigns still run in parallel.
- */
-export const sessionKeys: { [T in JobType]?: (body: JobBody<T>) => string } = {
-  "campaign-progress": (body) => String(body.campaignId),
-};
 
 /** How a job is sent: its id (duplicate detection, tracing) and an optional delay. */
 export interface SendOptions {

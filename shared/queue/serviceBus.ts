@@ -3,7 +3,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { isServiceBusError, RetryMode, ServiceBusClient, type RetryOptions, type ServiceBusSender } from "@azure/service-bus";
 import { ConfigError, type AppConfig } from "../config.js";
 import { errorMessage } from "../errors.js";
-import { jobSchemas, sessionKeys, type JobBody, type JobSender, type JobType, type SendOptions } from "./messages.js";
+import { jobSchemas, type JobBody, type JobSender, type JobType, type SendOptions } from "./messages.js";
 
 /**
  * Bounded retries for a send made while an HTTP request waits: a few tries with short back-off.
@@ -85,7 +85,6 @@ export class ServiceBusJobSender implements JobSender {
         messageId: options.messageId ?? randomUUID(),
         contentType: "application/json",
         subject: type,
-        sessionId: (sessionKeys[type] as ((body: JobBody<T>) => string) | undefined)?.(parsed as JobBody<T>),
         ...(options.delaySeconds ? { scheduledEnqueueTimeUtc: new Date(Date.now() + options.delaySeconds * 1000) } : {}),
       });
     } catch (error) {

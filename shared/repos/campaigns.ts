@@ -9,6 +9,7 @@ import { queryAll, rowPrefix } from "../storage/queries.js";
 import { retryOnConflict } from "../storage/retry.js";
 import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
+import { contractTimestamp } from "../domain/time.js";
 import type { ImageRecord } from "./images.js";
 
 /** A campaign as stored: dates are contract timestamps (null until reached), `etag` guards updates, `labelerApikey` is its partner's key. */
@@ -212,6 +213,21 @@ export class CampaignStore {
   async page(offset: number, limit: number): Promise<CampaignRecord[]> {
     const rows = await this.list.range(offset, limit);
     return rows.map((row, i) => toCampaign(row, offset + i + 1));
+  }
+
+  /**
+   * Completes an active campaign; called when a change just brought `done` up to `total`. A reopened
+   * campaign whose counted images are relabeled is not completed again by itself (the admin completes it,
+   * as seed 001 describes), since only a change that raised `done` to `total` calls this. Answers whether
+   * this call completed it.
+   */
+  async completeIfActive(campaignId: number): Promise<boolean> {
+    let completed = false;
+    await this.update(campaignId, (current) => {
+      completed = current.status === "active";
+      return completed ? { status: "completed", dateCompleted: contractTimestamp() } : null;
+    });
+    return completed;
   }
 
   /** Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. */

@@ -31,7 +31,7 @@ async function activeCampaign(title: string, email: string, imageIds: number[], 
 const box = (xmin: number, ymin: number, xmax: number, ymax: number) => ({ xmin, xmax, ymin, ymax });
 
 describe("campaigns and partners", () => {
-  it("counts progress exactly under 50 parallel submissions with every progress message delivered twice", async () => {
+  it("counts progress exactly under 50 parallel submissions with every job message delivered twice", async () => {
     const ids = await seedImages(200, "parallel");
     const { id, partner } = await activeCampaign("parallel", "parallel@example.com", ids);
     const batches = Array.from({ length: 50 }, (_, b) => ids.slice(b * 4, b * 4 + 4));

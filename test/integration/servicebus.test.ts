@@ -12,7 +12,6 @@ const TRIES = retry.maxRetries + 1;
 
 const samples: { [T in JobType]: JobBody<T> } = {
   "imageset-copy": { imagesetId: 2 },
-  "campaign-progress": { campaignId: 3, imageIds: [1, 2] },
   "campaign-submission": { campaignId: 3, batchId: "2026-12-02T10:00:00.000000Z_0a1b2c3d", imageIds: [1, 2] },
   "campaign-images": { campaignId: 3, additionId: "20261202100000-0a1b2c3d" },
   "campaign-finish": { campaignId: 3 },
@@ -66,8 +65,7 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
           messageId: `id-${type}`,
           contentType: "application/json",
           subject: type,
-          // Progress messages are serialised per campaign with sessions; the rest need no order.
-          sessionId: type === "campaign-progress" ? "3" : undefined,
+          sessionId: undefined, // no queue needs ordering, so none uses sessions
           body: samples[type],
           applicationProperties: undefined,
         },
@@ -166,10 +164,10 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
   });
 
   it("retries when the broker rejects the message itself, then throws", async () => {
-    const queue = config.queue("campaign-progress");
+    const queue = config.queue("campaign-finish");
     const rejectedBefore = peer.rejectedMessages.length;
     peer.state = { rejectMessages: refusals.serverBusy(queue) };
-    const error = await sender.send("campaign-progress", { campaignId: 1, imageIds: [1] }, { messageId: "m-rejected" }).catch((e: unknown) => e);
+    const error = await sender.send("campaign-finish", { campaignId: 1 }, { messageId: "m-rejected" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueSendError);
     expect((error as QueueSendError).attempts).toBe(TRIES);
     const rejected = peer.rejectedMessages.slice(rejectedBefore);

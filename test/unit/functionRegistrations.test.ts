@@ -81,8 +81,7 @@ describe.each([
     for (const { name, type } of app.workerFunctions) {
       const binding = triggerOf(app, name);
       expect(binding, name).toMatchObject({ type: trigger, queueName: `${prefix}${type}`, connection });
-      // Sessions are a Service Bus feature: one campaign's progress messages at a time.
-      expect(binding.isSessionsEnabled, name).toBe(transport === "servicebus" && type === "campaign-progress" ? true : undefined);
+      expect(binding.isSessionsEnabled, name).toBeUndefined(); // no queue needs ordering
     }
   });
 
