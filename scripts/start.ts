@@ -5,6 +5,9 @@
  * http://localhost:7071/api/v1 and runs the queue workers. Ctrl-C stops all of it, Azurite included:
  * the workers first (jobs in flight finish or hand their messages back), Azurite last.
  *
+ * `npm start -- --storage-only` starts and provisions the storage alone, for the real Functions host
+ * (`func start`) to serve against.
+ *
  * PORT (HTTP, 7071), AZURITE_BLOB_PORT (10000; queue and table on the next two) and AZURITE_LOCATION
  * (.azurite) let a second stack run beside this one.
  */
@@ -14,8 +17,11 @@ import { startLocalHost, type LocalHost } from "./localHost.js";
 import { startPostgres, type PostgresProcess } from "./postgres.js";
 import { ensureConsoleBuilt } from "./buildConsole.js";
 import { azuriteConnectionString, loadConfig } from "../shared/config.js";
+import { createServices } from "../shared/services.js";
+import { provisionStorage } from "../shared/storage/provision.js";
 
 const clean = process.argv.includes("--clean") || process.env.AZURITE_CLEAN === "1";
+const storageOnly = process.argv.includes("--storage-only");
 const location = process.env.AZURITE_LOCATION ?? ".azurite";
 /** How long jobs in flight may run on after Ctrl-C before their messages are handed back. */
 const STOP_GRACE_MS = 5000;
@@ -59,6 +65,15 @@ async function main(): Promise<void> {
     );
   }
   const config = loadConfig({ ...process.env, STORAGE_CONNECTION_STRING: connectionString });
+  if (storageOnly) {
+    // What the local host would provision, without serving: `func start` serves and runs the workers.
+    const services = createServices(config);
+    await provisionStorage(config, services.clients, { queues: true });
+    await services.users.putUser(config.settings.LOCAL_ADMIN_KEY, config.settings.LOCAL_ADMIN_SECRET, "image-admin", config.settings.LOCAL_ADMIN_EMAIL);
+    log(`Storage ready (tables, containers, queues, the local admin). Serve it with the Functions host: npm run build && func start`);
+    log(`Admin: Authentication-Key: ${config.settings.LOCAL_ADMIN_KEY}  Authentication-Secret: ${config.settings.LOCAL_ADMIN_SECRET}`);
+    return;
+  }
   await ensureConsoleBuilt(log);
   host = await startLocalHost({ config, log });
   const { LOCAL_ADMIN_KEY, LOCAL_ADMIN_SECRET, LOCAL_ADMIN_EMAIL } = config.settings;
