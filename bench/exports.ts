@@ -39,7 +39,6 @@ interface VariantResult {
 
 // ---- campaign generator -------------------------------------------------------------------------------------
 
-
 const LABELS = Array.from({ length: 24 }, (_, i) => `class-${String.fromCharCode(97 + i)}`);
 const STATUSES: LabelStatus[] = ["unlabeled", "user_complete", "admin_complete", "rejected"];
 
@@ -61,7 +60,13 @@ export function benchSource(images = IMAGES, objectsPerImage = OBJECTS_PER_IMAGE
         if (objectNumber % 1000 === 0) {
           objects.push({ label_original: label, label_translated: label, confidence: 0.5, bounding_box: { xmin: x, xmax: x, ymin: y, ymax: y + h } });
         } else if (k % 2 === 0) {
-          objects.push({ label_original: label, label_translated: label, confidence: next(), bounding_box: { xmin: x, xmax: x + w, ymin: y, ymax: y + h }, polygon: null });
+          objects.push({
+            label_original: label,
+            label_translated: label,
+            confidence: next(),
+            bounding_box: { xmin: x, xmax: x + w, ymin: y, ymax: y + h },
+            polygon: null,
+          });
         } else {
           const polygon: Array<[number, number]> = [];
           for (let p = 0; p < 6; p++) {
@@ -138,7 +143,13 @@ async function csvInMemory(source: ExportSource, sample: () => void): Promise<{ 
       const result = normaliseObject(raw);
       if (!result.ok) continue;
       const o = result.object;
-      objects.push({ label: o.label_original, label_translated: o.label_translated, confidence: o.confidence, bounding_box: o.bounding_box, polygon: o.polygon });
+      objects.push({
+        label: o.label_original,
+        label_translated: o.label_translated,
+        confidence: o.confidence,
+        bounding_box: o.bounding_box,
+        polygon: o.polygon,
+      });
     }
     count += objects.length;
     const fields = [
@@ -234,7 +245,19 @@ export async function runExportBench(log: (line: string) => void): Promise<void>
   const results = new Map<Variant, VariantResult>();
   for (const variant of VARIANTS) results.set(variant, await runChild(variant));
 
-  const header = ["variant", "objects", "warnings", "output MB", "wall s", "cpu s", "objects/s", "objects/cpu-s", "peak heap MB", "max RSS MB", "RSS at start MB"];
+  const header = [
+    "variant",
+    "objects",
+    "warnings",
+    "output MB",
+    "wall s",
+    "cpu s",
+    "objects/s",
+    "objects/cpu-s",
+    "peak heap MB",
+    "max RSS MB",
+    "RSS at start MB",
+  ];
   const rows = [...results.values()].map((r) => [
     r.variant,
     String(r.objects),

@@ -12,22 +12,7 @@
  * non-contiguous image ids per batch; BENCH_LOG=1 echoes the host's log).
  */
 import type { ImageFacts } from "../shared/repos/images.js";
-import {
-  call,
-  envInt,
-  expectCall,
-  fmt,
-  fmtMs,
-  isMain,
-  now,
-  percentile,
-  perSecond,
-  printTable,
-  runAsScript,
-  sleep,
-  startBench,
-  timed,
-} from "./common.js";
+import { call, envInt, expectCall, fmt, fmtMs, isMain, now, percentile, perSecond, printTable, runAsScript, sleep, startBench, timed } from "./common.js";
 
 const WIDTH = 1920;
 const HEIGHT = 1080;
@@ -51,7 +36,11 @@ function objectsFor(imageId: number) {
   return Array.from({ length: OBJECTS_PER_IMAGE }, (_, k) => {
     const x = (imageId * 37 + k * 211) % (WIDTH - 300);
     const y = (imageId * 53 + k * 127) % (HEIGHT - 300);
-    return { label: ["car", "bicycle", "pedestrian"][k % 3]!, confidence: 0.5 + k / 10, bounding_box: { xmin: x, ymin: y, xmax: x + 120 + k * 20, ymax: y + 80 + k * 30 } };
+    return {
+      label: ["car", "bicycle", "pedestrian"][k % 3]!,
+      confidence: 0.5 + k / 10,
+      bounding_box: { xmin: x, ymin: y, xmax: x + 120 + k * 20, ymax: y + 80 + k * 30 },
+    };
   });
 }
 
@@ -95,10 +84,20 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
 
     const created = await expectCall(ctx, 201, "POST", "/campaigns", ctx.admin, { title, labeler_email: "bench-labeler@example.com" });
     const campaignId = created.campaign_id as number;
-    const partner = { "Authentication-Key": created.access_token.apikey as string, "Authentication-Secret": (created.access_token.apisecret as string | null) ?? "" };
+    const partner = {
+      "Authentication-Key": created.access_token.apikey as string,
+      "Authentication-Secret": (created.access_token.apisecret as string | null) ?? "",
+    };
     const added = await timed(async () => {
       for (const part of chunks(imageIds, ADD_CHUNK)) {
-        await expectCall(ctx, 200, "POST", `/campaigns/${campaignId}/images`, ctx.admin, part.map((id) => ({ id })));
+        await expectCall(
+          ctx,
+          200,
+          "POST",
+          `/campaigns/${campaignId}/images`,
+          ctx.admin,
+          part.map((id) => ({ id })),
+        );
       }
     });
     log(`setup: added ${imageIds.length} images to campaign ${campaignId} in ${fmtMs(added.ms)} (${fmt(perSecond(imageIds.length, added.ms))} images/s)`);
@@ -109,9 +108,7 @@ export async function runLabelingBench(log: (line: string) => void): Promise<voi
     // (a) Submissions: `clients` loops take the next batch until none are left.
     // Contiguous batches (page order, the usual case) or strided ones (batch k holds every n-th image from k).
     const batchCount = Math.ceil(imageCount / batchSize);
-    const groups = strided
-      ? Array.from({ length: batchCount }, (_, k) => imageIds.filter((_, i) => i % batchCount === k))
-      : chunks(imageIds, batchSize);
+    const groups = strided ? Array.from({ length: batchCount }, (_, k) => imageIds.filter((_, i) => i % batchCount === k)) : chunks(imageIds, batchSize);
     const batches = groups.map((ids) => ids.map((id) => ({ image_id: id, objects: objectsFor(id) })));
     const latencies: number[] = [];
     let next = 0;

@@ -65,8 +65,7 @@ async function benchOurs(masks: BenchPolygon[][]): Promise<Record<GtMode, Pace>>
   const previous = sharp.concurrency();
   sharp.concurrency(1);
   try {
-    const render = (objects: unknown[], mode: GtMode) =>
-      renderMask({ width: WIDTH, height: HEIGHT, objects, mode, classIndex });
+    const render = (objects: unknown[], mode: GtMode) => renderMask({ width: WIDTH, height: HEIGHT, objects, mode, classIndex });
     // Warm up the JIT and libvips on every mode first, so the first mode timed is not penalised.
     for (const mode of GT_MODES) for (const objects of inputs.slice(0, 5)) await render(objects, mode);
     const result = {} as Record<GtMode, Pace>;
@@ -96,9 +95,7 @@ function best(runs: Pace[]): Pace {
 type PillowResult = Record<GtMode, { default: Pace; level1: Pace }>;
 
 function benchPillow(masks: BenchPolygon[][], log: (line: string) => void): PillowResult | undefined {
-  const python = ["python3", "/usr/bin/python3"].find(
-    (exe) => spawnSync(exe, ["-c", "import PIL"], { stdio: "ignore" }).status === 0,
-  );
+  const python = ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import PIL"], { stdio: "ignore" }).status === 0);
   if (!python) {
     log("Pillow not installed (apt-get install python3-pil): skipped");
     return undefined;
@@ -195,7 +192,6 @@ function makeMasks(seed: number): BenchPolygon[][] {
     }),
   );
 }
-
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

@@ -14,7 +14,24 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ImageFacts } from "../shared/repos/images.js";
 import { mapLimit } from "../shared/util/concurrency.js";
-import { call, envInt, expectCall, fmt, fmtMb, fmtMs, isMain, now, percentile, perSecond, pollUntil, printTable, runAsScript, startBench, timed, type BenchContext } from "./common.js";
+import {
+  call,
+  envInt,
+  expectCall,
+  fmt,
+  fmtMb,
+  fmtMs,
+  isMain,
+  now,
+  percentile,
+  perSecond,
+  pollUntil,
+  printTable,
+  runAsScript,
+  startBench,
+  timed,
+  type BenchContext,
+} from "./common.js";
 
 const WIDTH = 1920;
 const HEIGHT = 1080;
@@ -27,7 +44,11 @@ function objectsFor(imageId: number) {
   return Array.from({ length: OBJECTS_PER_IMAGE }, (_, k) => {
     const x = (imageId * 37 + k * 211) % (WIDTH - 300);
     const y = (imageId * 53 + k * 127) % (HEIGHT - 300);
-    return { label: ["car", "bicycle", "pedestrian", "sign", "tree"][k % 5]!, confidence: 0.5, bounding_box: { xmin: x, ymin: y, xmax: x + 120, ymax: y + 80 } };
+    return {
+      label: ["car", "bicycle", "pedestrian", "sign", "tree"][k % 5]!,
+      confidence: 0.5,
+      bounding_box: { xmin: x, ymin: y, xmax: x + 120, ymax: y + 80 },
+    };
   });
 }
 
@@ -68,26 +89,41 @@ interface CampaignFigures {
 
 async function campaignRun(ctx: BenchContext, ids: number[], log: (line: string) => void): Promise<CampaignFigures> {
   const size = ids.length;
-  const created = await expectCall(ctx, 201, "POST", "/campaigns", ctx.admin, { title: `scale-${size}-${Date.now()}`, labeler_email: `scale-${size}-${Date.now()}@example.com` });
+  const created = await expectCall(ctx, 201, "POST", "/campaigns", ctx.admin, {
+    title: `scale-${size}-${Date.now()}`,
+    labeler_email: `scale-${size}-${Date.now()}@example.com`,
+  });
   const campaignId = created.campaign_id as number;
   const partner = { "Authentication-Key": created.access_token.apikey as string, "Authentication-Secret": created.access_token.apisecret as string };
 
   // Adding: one request (a background addition above 10,000), until the campaign holds them all.
   const added = await timed(async () => {
-    const answer = await call(ctx, "POST", `/campaigns/${campaignId}/images`, ctx.admin, ids.map((id) => ({ id })));
+    const answer = await call(
+      ctx,
+      "POST",
+      `/campaigns/${campaignId}/images`,
+      ctx.admin,
+      ids.map((id) => ({ id })),
+    );
     if (answer.status === 202) {
-      await pollUntil("addition", async () => {
-        const addition = (await call(ctx, "GET", `/campaigns/${campaignId}/additions/${answer.body.addition_id}`, ctx.admin)).body;
-        if (addition.status === "failed") throw new Error(`addition failed: ${addition.error}`);
-        return addition.status === "succeeded";
-      }, 200);
+      await pollUntil(
+        "addition",
+        async () => {
+          const addition = (await call(ctx, "GET", `/campaigns/${campaignId}/additions/${answer.body.addition_id}`, ctx.admin)).body;
+          if (addition.status === "failed") throw new Error(`addition failed: ${addition.error}`);
+          return addition.status === "succeeded";
+        },
+        200,
+      );
     } else if (answer.status !== 200) throw new Error(`adding images answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
   });
   log(`  campaign of ${size}: added in ${fmtMs(added.ms)} (${fmt(perSecond(size, added.ms), 0)} images/s)`);
   await expectCall(ctx, 200, "PUT", `/campaigns/${campaignId}`, ctx.admin, { new_status: "active" });
 
   // Labeling every image: CLIENTS loops take the next batch of 100 until none are left.
-  const batches = Array.from({ length: Math.ceil(size / BATCH) }, (_, b) => ids.slice(b * BATCH, (b + 1) * BATCH).map((id) => ({ image_id: id, objects: objectsFor(id) })));
+  const batches = Array.from({ length: Math.ceil(size / BATCH) }, (_, b) =>
+    ids.slice(b * BATCH, (b + 1) * BATCH).map((id) => ({ image_id: id, objects: objectsFor(id) })),
+  );
   const latencies: number[] = [];
   let next = 0;
   const start = now();
@@ -117,7 +153,9 @@ async function campaignRun(ctx: BenchContext, ids: number[], log: (line: string)
   };
   const rejectedPage = await median(() => expectCall(ctx, 200, "GET", `/campaigns/${campaignId}/images?label_status=rejected&per_page=100`, partner));
   const deepPage = Math.max(1, Math.floor(size / 100) - 1);
-  const deepLabelsPage = await median(() => expectCall(ctx, 200, "POST", `/campaigns/${campaignId}/latest_labels`, ctx.admin, { label_status: "user_complete", page: deepPage, per_page: 100 }));
+  const deepLabelsPage = await median(() =>
+    expectCall(ctx, 200, "POST", `/campaigns/${campaignId}/latest_labels`, ctx.admin, { label_status: "user_complete", page: deepPage, per_page: 100 }),
+  );
   return {
     size,
     addRate: perSecond(size, added.ms),
@@ -149,10 +187,15 @@ async function startHostProcess(ctx: BenchContext): Promise<{ url: string; pid: 
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await pollUntil("the host process", async () => {
-    if (child.exitCode !== null) throw new Error(`host exited: ${output.slice(-2000)}`);
-    return output.includes("API: ");
-  }, 100, 60_000);
+  await pollUntil(
+    "the host process",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`host exited: ${output.slice(-2000)}`);
+      return output.includes("API: ");
+    },
+    100,
+    60_000,
+  );
   return {
     url: `http://127.0.0.1:${port}/api/v1`,
     pid: child.pid!,
@@ -203,11 +246,15 @@ export async function runScaleBench(log: (line: string) => void): Promise<void> 
       rssBefore = peakRss(host.pid);
       exported = await timed(async () => {
         const started = await expectCall(host, 202, "POST", `/campaigns/${largeRun.campaignId}/exports`, ctx.admin, { format: "coco", label_status: "all" });
-        return pollUntil("export", async () => {
-          const job = (await call(host, "GET", `/exports/${started.export_id}`, ctx.admin)).body;
-          if (job.status === "failed") throw new Error(`export failed: ${job.error}`);
-          return job.status === "succeeded" ? job : undefined;
-        }, 200);
+        return pollUntil(
+          "export",
+          async () => {
+            const job = (await call(host, "GET", `/exports/${started.export_id}`, ctx.admin)).body;
+            if (job.status === "failed") throw new Error(`export failed: ${job.error}`);
+            return job.status === "succeeded" ? job : undefined;
+          },
+          200,
+        );
       });
       rssPeak = peakRss(host.pid);
     } finally {
@@ -234,7 +281,12 @@ export async function runScaleBench(log: (line: string) => void): Promise<void> 
         ["100-image submission p95", fmtMs(smallRun.p95), fmtMs(largeRun.p95), fmt(largeRun.p95 / smallRun.p95, 2)],
         ["last submission -> completed", fmtMs(smallRun.completionLag), fmtMs(largeRun.completionLag), "-"],
         ["rejected images page (median)", fmtMs(smallRun.rejectedPage), fmtMs(largeRun.rejectedPage), fmt(largeRun.rejectedPage / smallRun.rejectedPage, 2)],
-        ["deepest latest_labels page (median)", fmtMs(smallRun.deepLabelsPage), fmtMs(largeRun.deepLabelsPage), fmt(largeRun.deepLabelsPage / smallRun.deepLabelsPage, 2)],
+        [
+          "deepest latest_labels page (median)",
+          fmtMs(smallRun.deepLabelsPage),
+          fmtMs(largeRun.deepLabelsPage),
+          fmt(largeRun.deepLabelsPage / smallRun.deepLabelsPage, 2),
+        ],
       ],
     );
     log("");

@@ -26,10 +26,21 @@ const CONCURRENCY = 6;
 async function photos(count: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for (let i = 0; i < count; i++) {
-    const pixels = await sharp(randomBytes(40 * 30 * 3), { raw: { width: 40, height: 30, channels: 3 } }).resize(4000, 3000, { kernel: "cubic" }).raw().toBuffer();
-    const grain = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: "gaussian", mean: 128, sigma: 30 } } }).raw().toBuffer();
+    const pixels = await sharp(randomBytes(40 * 30 * 3), { raw: { width: 40, height: 30, channels: 3 } })
+      .resize(4000, 3000, { kernel: "cubic" })
+      .raw()
+      .toBuffer();
+    const grain = await sharp({
+      create: { width: 4000, height: 3000, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: "gaussian", mean: 128, sigma: 30 } },
+    })
+      .raw()
+      .toBuffer();
     for (let p = 0; p < pixels.length; p++) pixels[p] = Math.max(0, Math.min(255, pixels[p]! + (grain[p]! - 128) * 0.6));
-    out.push(await sharp(pixels, { raw: { width: 4000, height: 3000, channels: 3 } }).jpeg({ quality: 88 }).toBuffer());
+    out.push(
+      await sharp(pixels, { raw: { width: 4000, height: 3000, channels: 3 } })
+        .jpeg({ quality: 88 })
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -73,8 +84,18 @@ async function setUp(ctx: BenchContext, count: number, log: (line: string) => vo
   await pollUntil("set finished", async () => (await expectCall(ctx, 200, "GET", `/image_sets/${set.imageset_id}`, ctx.admin)).status === "finished", 250);
   const images = await expectCall(ctx, 200, "GET", `/image_sets/${set.imageset_id}/images?per_page=1000`, ctx.admin);
   const imageIds = (images.images as Array<{ image_id: number }>).map((i) => i.image_id);
-  const campaign = await expectCall(ctx, 201, "POST", "/campaigns", ctx.admin, { title: `thumbs-${randomBytes(3).toString("hex")}`, labeler_email: "thumbs@bench.example" });
-  await expectCall(ctx, 200, "POST", `/campaigns/${campaign.campaign_id}/images`, ctx.admin, imageIds.map((id) => ({ id })));
+  const campaign = await expectCall(ctx, 201, "POST", "/campaigns", ctx.admin, {
+    title: `thumbs-${randomBytes(3).toString("hex")}`,
+    labeler_email: "thumbs@bench.example",
+  });
+  await expectCall(
+    ctx,
+    200,
+    "POST",
+    `/campaigns/${campaign.campaign_id}/images`,
+    ctx.admin,
+    imageIds.map((id) => ({ id })),
+  );
   await expectCall(ctx, 200, "PUT", `/campaigns/${campaign.campaign_id}`, ctx.admin, { new_status: "active" });
   // One box and one polygon per image, so the page draws what a review page draws.
   await expectCall(
@@ -83,7 +104,20 @@ async function setUp(ctx: BenchContext, count: number, log: (line: string) => vo
     "PUT",
     `/campaigns/${campaign.campaign_id}/objects`,
     ctx.admin,
-    imageIds.map((id) => ({ image_id: id, objects: [{ label: "car", bounding_box: { xmin: 400, xmax: 1800, ymin: 500, ymax: 1600 } }, { label: "tree", polygon: [[2000, 200], [3600, 400], [2800, 2400]] }] })),
+    imageIds.map((id) => ({
+      image_id: id,
+      objects: [
+        { label: "car", bounding_box: { xmin: 400, xmax: 1800, ymin: 500, ymax: 1600 } },
+        {
+          label: "tree",
+          polygon: [
+            [2000, 200],
+            [3600, 400],
+            [2800, 2400],
+          ],
+        },
+      ],
+    })),
   );
   return { campaignId: campaign.campaign_id, imageIds };
 }
@@ -124,11 +158,16 @@ async function browserPage(ctx: BenchContext, campaignId: number, ids: number[])
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto(`${origin}/api/v1/openapi.json`);
-    const bare = await page.evaluate(async (urls) => {
-      const started = performance.now();
-      await Promise.all(urls.map((u) => new Promise((resolve) => Object.assign(document.body.appendChild(new Image()), { onload: resolve, onerror: resolve, src: u }))));
-      return performance.now() - started;
-    }, thumbnails.map((x) => x.url));
+    const bare = await page.evaluate(
+      async (urls) => {
+        const started = performance.now();
+        await Promise.all(
+          urls.map((u) => new Promise((resolve) => Object.assign(document.body.appendChild(new Image()), { onload: resolve, onerror: resolve, src: u }))),
+        );
+        return performance.now() - started;
+      },
+      thumbnails.map((x) => x.url),
+    );
     await context.close();
     return { timings, bare };
   } finally {
@@ -146,7 +185,9 @@ export async function runThumbnailBench(log: (line: string) => void): Promise<vo
     const firstView = await timed(() => pool(imageIds, CONCURRENCY, async (id) => (await (await get((await link(id)).url)).arrayBuffer()).byteLength));
     const warm = await timed(() => pool(imageIds, CONCURRENCY, async (id) => (await (await get((await link(id)).url)).arrayBuffer()).byteLength));
     const batch = await timed(async () => {
-      const { thumbnails } = (await (await get(`${api}/images/thumbnails?ids=${imageIds.slice(0, 100).join(",")}`, ctx.admin)).json()) as { thumbnails: Array<{ url: string }> };
+      const { thumbnails } = (await (await get(`${api}/images/thumbnails?ids=${imageIds.slice(0, 100).join(",")}`, ctx.admin)).json()) as {
+        thumbnails: Array<{ url: string }>;
+      };
       return pool(thumbnails, CONCURRENCY, async (t) => (await (await get(t.url)).arrayBuffer()).byteLength);
     });
     const inline = await timed(async () => {
@@ -154,7 +195,9 @@ export async function runThumbnailBench(log: (line: string) => void): Promise<vo
       const answers = await Promise.all(chunks.map(async (ids) => (await get(`${api}/images/thumbnails?ids=${ids.join(",")}&inline=true`, ctx.admin)).text()));
       return answers.reduce((n, text) => n + text.length, 0);
     });
-    const originals = await timed(() => pool(imageIds, CONCURRENCY, async (id) => (await (await get(`${api}/images/${id}`, ctx.admin)).arrayBuffer()).byteLength));
+    const originals = await timed(() =>
+      pool(imageIds, CONCURRENCY, async (id) => (await (await get(`${api}/images/${id}`, ctx.admin)).arrayBuffer()).byteLength),
+    );
     const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(0)} KB` : fmtMb(bytes));
     const rows = [
       [`thumbnails, first view (each rendered on its first request)`, fmtMs(firstView.ms), size(firstView.value)],
@@ -173,7 +216,9 @@ export async function runThumbnailBench(log: (line: string) => void): Promise<vo
       browserLine = `review page of ${Math.min(count, 100)} photo-sized images: every thumbnail shown in ${fmtMs(best)} (best of 3; target under 2 s: ${best < 2000 ? "met" : "NOT met"})`;
     }
     printTable(log, [`${count} images of ~5 MB, ${CONCURRENCY} requests at a time`, "time", "bytes"], rows);
-    log(`thumbnails once they exist (inline, the console's way): ${(originals.ms / inline.ms).toFixed(1)}x faster than the originals, ${(originals.value / inline.value).toFixed(0)}x fewer bytes`);
+    log(
+      `thumbnails once they exist (inline, the console's way): ${(originals.ms / inline.ms).toFixed(1)}x faster than the originals, ${(originals.value / inline.value).toFixed(0)}x fewer bytes`,
+    );
     log(browserLine);
   } finally {
     await ctx.stop();

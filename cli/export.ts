@@ -101,7 +101,14 @@ const seconds = (def: number, max: number) => withDefault(z.coerce.number().int(
 
 export const settingsSchema = z
   .object({
-    LABEL_API_URL: withDefault(z.string().trim().url("must be an http(s) URL").regex(/^https?:\/\//i, "must be an http(s) URL"), "http://localhost:7071/api/v1"),
+    LABEL_API_URL: withDefault(
+      z
+        .string()
+        .trim()
+        .url("must be an http(s) URL")
+        .regex(/^https?:\/\//i, "must be an http(s) URL"),
+      "http://localhost:7071/api/v1",
+    ),
     LABEL_API_KEY: z.string({ error: "is required" }).trim().min(1, "is required"),
     LABEL_API_SECRET: z.string({ error: "is required" }).trim().min(1, "is required"),
     EXPORT_CAMPAIGNS: withDefault(z.string(), "all").transform(parseCampaignSelection),
@@ -166,7 +173,13 @@ export function runOptionsFrom(settings: CliSettings, signal?: AbortSignal): Exp
       ...(settings.EXPORT_LAST_ACTIVITY_END ? { lastActivityEnd: settings.EXPORT_LAST_ACTIVITY_END } : {}),
     },
     ...(settings.EXPORT_FORMAT === "masks" && settings.EXPORT_GT_MODE
-      ? { masks: { folder: settings.EXPORT_MASK_FOLDER, gtMode: settings.EXPORT_GT_MODE, ...(settings.EXPORT_MASK_SUFFIX !== undefined ? { suffix: settings.EXPORT_MASK_SUFFIX } : {}) } }
+      ? {
+          masks: {
+            folder: settings.EXPORT_MASK_FOLDER,
+            gtMode: settings.EXPORT_GT_MODE,
+            ...(settings.EXPORT_MASK_SUFFIX !== undefined ? { suffix: settings.EXPORT_MASK_SUFFIX } : {}),
+          },
+        }
       : {}),
     outDir: settings.EXPORT_OUT,
     timeoutMs: settings.EXPORT_TIMEOUT * 1000,

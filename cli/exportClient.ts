@@ -172,8 +172,7 @@ export function selectCampaigns(all: Campaign[], selection: "all" | string[]): {
   const campaigns: Campaign[] = [];
   const missing: string[] = [];
   for (const token of selection) {
-    const found =
-      (/^\d+$/.test(token) ? all.find((c) => c.campaign_id === Number(token)) : undefined) ?? all.find((c) => c.title === token);
+    const found = (/^\d+$/.test(token) ? all.find((c) => c.campaign_id === Number(token)) : undefined) ?? all.find((c) => c.title === token);
     if (!found) missing.push(token);
     else if (!campaigns.includes(found)) campaigns.push(found);
   }
@@ -453,7 +452,11 @@ export class ExportClient {
     const campaigns: Campaign[] = [];
     let page: number | null = 1;
     for (let guard = 0; page !== null && guard < 100_000; guard++) {
-      const body: z.infer<typeof campaignPageSchema> = this.parse(campaignPageSchema, await this.request("GET", `/campaigns?page=${page}&per_page=${PAGE_SIZE}`, undefined, signal), "campaign list");
+      const body: z.infer<typeof campaignPageSchema> = this.parse(
+        campaignPageSchema,
+        await this.request("GET", `/campaigns?page=${page}&per_page=${PAGE_SIZE}`, undefined, signal),
+        "campaign list",
+      );
       campaigns.push(...body.campaigns);
       page = body.pagination.next !== null && body.pagination.next > page ? body.pagination.next : null;
     }
@@ -474,7 +477,13 @@ export class ExportClient {
    */
   async waitForExport(
     job: ExportJob,
-    { deadline, pollMs, timeoutSeconds, signal, onUpdate }: { deadline: number; pollMs: number; timeoutSeconds: number; signal?: AbortSignal; onUpdate: (job: ExportJob, note?: string) => void },
+    {
+      deadline,
+      pollMs,
+      timeoutSeconds,
+      signal,
+      onUpdate,
+    }: { deadline: number; pollMs: number; timeoutSeconds: number; signal?: AbortSignal; onUpdate: (job: ExportJob, note?: string) => void },
   ): Promise<ExportJob> {
     let current = job;
     while (current.status === "queued" || current.status === "running") {
@@ -594,7 +603,13 @@ export class ExportClient {
   }
 
   /** Downloads the job's file; if the first attempt fails (e.g. an expired SAS), asks for a fresh download_url once. */
-  private async fetchFile(job: ExportJob, title: string, options: ExportRunOptions, output: ExportOutput, label: string): Promise<{ file: string; bytes: number }> {
+  private async fetchFile(
+    job: ExportJob,
+    title: string,
+    options: ExportRunOptions,
+    output: ExportOutput,
+    label: string,
+  ): Promise<{ file: string; bytes: number }> {
     let current = job;
     await mkdir(options.outDir, { recursive: true });
     for (let attempt = 1; ; attempt++) {

@@ -24,7 +24,13 @@ export const definition: HttpFunctionDefinition = {
       "Add stored images to a campaign by id or filepath, while it is created (an image is counted once). Up to 10,000 are added before the answer; more (up to 100,000 per request) run in the background: 202 with the addition's status",
     access: "admin",
     body: campaignImageRefsSchema,
-    responses: { 200: '"ok"', 202: "the addition, running in the background (Location: its status)", 404: "unknown campaign", 409: "campaign is not created", 422: "unknown image" },
+    responses: {
+      200: '"ok"',
+      202: "the addition, running in the background (Location: its status)",
+      404: "unknown campaign",
+      409: "campaign is not created",
+      422: "unknown image",
+    },
   },
 };
 

@@ -21,7 +21,12 @@ export const definition: HttpFunctionDefinition = {
     summary: "Create a campaign; a new labeler gets a key and secret (shown only now), an existing one its key and apisecret null",
     access: "admin",
     body: createCampaignSchema,
-    responses: { 201: "the campaign with access_token", 403: "the e-mail belongs to an admin", 409: "title taken", 422: "invalid title, e-mail, metadata or label_translations (limits in the schema)" },
+    responses: {
+      201: "the campaign with access_token",
+      403: "the e-mail belongs to an admin",
+      409: "title taken",
+      422: "invalid title, e-mail, metadata or label_translations (limits in the schema)",
+    },
   },
 };
 

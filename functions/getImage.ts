@@ -14,7 +14,11 @@ export const definition: HttpFunctionDefinition = {
   methods: ["GET"],
   route: "v1/images/{imageId:int}",
   handler,
-  doc: { summary: "Redirect (303) to the image blob with a short read-only SAS", access: "admin or the campaign's labeler", responses: { 303: "Location: the blob", 404: "unknown image, or not in the labeler's unfinished campaigns" } },
+  doc: {
+    summary: "Redirect (303) to the image blob with a short read-only SAS",
+    access: "admin or the campaign's labeler",
+    responses: { 303: "Location: the blob", 404: "unknown image, or not in the labeler's unfinished campaigns" },
+  },
 };
 
 app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

@@ -16,7 +16,11 @@ export const definition: HttpFunctionDefinition = {
   methods: ["GET"],
   route: "v1/campaigns/{campaignId:int}/images/{imageId:int}/history",
   handler,
-  doc: { summary: "Every submission for one campaign image, oldest first (the last is the current label)", access: "admin", responses: { 200: "submissions", 404: "unknown campaign or image" } },
+  doc: {
+    summary: "Every submission for one campaign image, oldest first (the last is the current label)",
+    access: "admin",
+    responses: { 200: "submissions", 404: "unknown campaign or image" },
+  },
 };
 
 app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

@@ -12,7 +12,8 @@ export const definition: HttpFunctionDefinition = {
   route: "v1/me",
   handler,
   doc: {
-    summary: "Who this key is: {apikey, role, email, campaigns}; a labeler's campaigns with title, status, progress and access_ended, null for an admin (every campaign)",
+    summary:
+      "Who this key is: {apikey, role, email, campaigns}; a labeler's campaigns with title, status, progress and access_ended, null for an admin (every campaign)",
     access: "any user",
     responses: { 200: "the key's role, e-mail and campaigns in scope" },
   },

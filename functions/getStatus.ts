@@ -14,7 +14,11 @@ export const definition: HttpFunctionDefinition = {
   methods: ["GET"],
   route: "v1/info/status",
   handler,
-  doc: { summary: "Health of storage, queues and the Azure ML workspace", access: "admin", responses: { 200: "healthy", 503: "something is down (see checks)" } },
+  doc: {
+    summary: "Health of storage, queues and the Azure ML workspace",
+    access: "admin",
+    responses: { 200: "healthy", 503: "something is down (see checks)" },
+  },
 };
 
 app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

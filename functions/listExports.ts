@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
 import { campaignExportsPage } from "../shared/app/exports.js";
 import { exportView } from "../shared/app/views.js";
-import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
+import { pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { idParam, json } from "../shared/http/request.js";
@@ -17,7 +17,12 @@ export const definition: HttpFunctionDefinition = {
   methods: ["GET"],
   route: "v1/campaigns/{campaignId:int}/exports",
   handler,
-  doc: { summary: "A campaign's exports, newest first", access: "admin", query: pageQuerySchema(10), responses: { 200: "paged exports", 404: "unknown campaign" } },
+  doc: {
+    summary: "A campaign's exports, newest first",
+    access: "admin",
+    query: pageQuerySchema(10),
+    responses: { 200: "paged exports", 404: "unknown campaign" },
+  },
 };
 
 app.http(definition.name, { methods: definition.methods, route: definition.route, authLevel: "anonymous", handler });

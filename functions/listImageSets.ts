@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
 import { imageSetsPage } from "../shared/app/imageSets.js";
 import { imageSetView } from "../shared/app/views.js";
-import { paginate, pageOffset } from "../shared/domain/pagination.js";
+import { paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { json } from "../shared/http/request.js";

@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
 import { imagesPage } from "../shared/app/images.js";
 import { imageView } from "../shared/app/views.js";
-import { pageOffset, pageQuerySchema, paginate } from "../shared/domain/pagination.js";
+import { pageQuerySchema, paginate } from "../shared/domain/pagination.js";
 import { pageRequest, type HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
 import { json } from "../shared/http/request.js";

@@ -25,7 +25,11 @@ export const definition: HttpFunctionDefinition = {
     summary: "The campaign's rejected images with the reviewer's comment, the rejected objects and the image size (100 per page), so the partner sees why",
     access: "admin or the campaign's labeler",
     query: pageQuerySchema(100),
-    responses: { 200: "paged rejected images with objects", 403: "the campaign is finished: partner access has ended", 404: "unknown campaign, or not the labeler's" },
+    responses: {
+      200: "paged rejected images with objects",
+      403: "the campaign is finished: partner access has ended",
+      404: "unknown campaign, or not the labeler's",
+    },
   },
 };
 

@@ -21,7 +21,10 @@ export const definition: HttpFunctionDefinition = {
       "Many thumbnails at once (?ids=1,2,3, up to 100; ?size= as on /images/{id}/thumbnail; ?inline=true adds each small rendition as data_url): {thumbnails: [{image_id, size, url, expires_on, image_width, image_height, data_url?} or {image_id, status, detail}]}, in the order asked",
     access: "admin or the campaign's labeler",
     query: thumbnailsQuerySchema,
-    responses: { 200: "one entry per id: a link, or the status and detail of the image that has none (404 unknown or not the labeler's, 422 undecodable)", 422: "invalid ids or size" },
+    responses: {
+      200: "one entry per id: a link, or the status and detail of the image that has none (404 unknown or not the labeler's, 422 undecodable)",
+      422: "invalid ids or size",
+    },
   },
 };
 

@@ -21,7 +21,12 @@ export const definition: HttpFunctionDefinition = {
     summary: "Approve (admin_complete) or reject (back to the partner, with a comment) one or many labeled images",
     access: "admin",
     body: reviewSchema,
-    responses: { 200: '"ok"', 404: "unknown campaign", 409: "campaign not active/completed, or an image has no labels", 422: "unknown image or missing comment" },
+    responses: {
+      200: '"ok"',
+      404: "unknown campaign",
+      409: "campaign not active/completed, or an image has no labels",
+      422: "unknown image or missing comment",
+    },
   },
 };
 

@@ -18,10 +18,19 @@ export const definition: HttpFunctionDefinition = {
   route: "v1/campaigns/{campaignId:int}/objects",
   handler,
   doc: {
-    summary: "Submit labels: replaces each listed image's objects (an empty list marks it labeled with none); the whole batch is rejected if any entry is invalid",
+    summary:
+      "Submit labels: replaces each listed image's objects (an empty list marks it labeled with none); the whole batch is rejected if any entry is invalid",
     access: "admin or the campaign's labeler",
     body: submissionSchema,
-    responses: { 200: '"ok"', 404: "unknown campaign, or not the labeler's", 403: "the campaign is finished: partner access has ended", 409: "campaign is not active", 413: "body too large, or an entry's objects over what one image may store (named)", 422: "invalid entry, named", 503: "could not be stored; nothing was, send again" },
+    responses: {
+      200: '"ok"',
+      404: "unknown campaign, or not the labeler's",
+      403: "the campaign is finished: partner access has ended",
+      409: "campaign is not active",
+      413: "body too large, or an entry's objects over what one image may store (named)",
+      422: "invalid entry, named",
+      503: "could not be stored; nothing was, send again",
+    },
   },
 };
 

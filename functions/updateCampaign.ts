@@ -18,7 +18,8 @@ export const definition: HttpFunctionDefinition = {
   route: "v1/campaigns/{campaignId:int}",
   handler,
   doc: {
-    summary: "Change status: created→active, active→completed, completed→active (reopen), completed→finished (writes the label set and datasets in the background)",
+    summary:
+      "Change status: created→active, active→completed, completed→active (reopen), completed→finished (writes the label set and datasets in the background)",
     access: "admin",
     body: updateCampaignSchema,
     responses: { 200: '"ok"', 404: "unknown id", 409: "a known status the campaign cannot move to from its current one", 422: "not a status" },

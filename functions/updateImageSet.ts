@@ -21,7 +21,12 @@ export const definition: HttpFunctionDefinition = {
     summary: "Finish an image set: its dropbox is copied into the store in the background",
     access: "admin",
     body: updateImageSetSchema,
-    responses: { 200: '"ok"', 404: "unknown id", 409: "a known status that cannot be requested now (only finished, from created or failed)", 422: "not a status" },
+    responses: {
+      200: '"ok"',
+      404: "unknown id",
+      409: "a known status that cannot be requested now (only finished, from created or failed)",
+      422: "not a status",
+    },
   },
 };
 

@@ -88,10 +88,22 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const tablePort = options.blobPort ? options.blobPort + 2 : await freePort();
   const args = [
     cli,
-    "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
-    "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
-    "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
-    "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
+    "--blobHost",
+    "127.0.0.1",
+    "--blobPort",
+    String(blobPort),
+    "--queueHost",
+    "127.0.0.1",
+    "--queuePort",
+    String(queuePort),
+    "--tableHost",
+    "127.0.0.1",
+    "--tablePort",
+    String(tablePort),
+    "--skipApiVersionCheck",
+    "--loose",
+    "--disableTelemetry",
+    "--silent",
   ];
   if (options.https) args.push("--cert", options.https.cert, "--key", options.https.key);
   if (options.oauth) args.push("--oauth", options.oauth);
@@ -104,7 +116,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true, windowsHide: true, env });
   const log = options.log;
   // One call per line, so a caller's prefix lands on each (a chunk often holds several).
-  const forward = (chunk: Buffer) => chunk.toString().split(/\r?\n/).filter((line) => line.trim()).forEach((line) => log?.(line));
+  const forward = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split(/\r?\n/)
+      .filter((line) => line.trim())
+      .forEach((line) => log?.(line));
   child.stdout?.on("data", forward);
   child.stderr?.on("data", forward);
   try {

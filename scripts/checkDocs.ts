@@ -13,7 +13,7 @@ import path from "node:path";
 import ts from "typescript";
 
 const root = process.cwd();
-const { config } = ts.readConfigFile(path.join(root, "tsconfig.json"), ts.sys.readFile);
+const { config } = ts.readConfigFile(path.join(root, "tsconfig.json"), (file) => ts.sys.readFile(file)) as { config: unknown };
 const { fileNames, options } = ts.parseJsonConfigFileContent(config, ts.sys, root);
 const program = ts.createProgram(fileNames, options);
 const checker = program.getTypeChecker();

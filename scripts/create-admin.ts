@@ -29,4 +29,6 @@ if (await users.getUser(apikey)) {
 }
 const secret = newApiSecret();
 await users.putUser(apikey, secret, "image-admin", values.email);
-console.log(`image-admin ${values.email} created.\nAuthentication-Key: ${apikey}\nAuthentication-Secret: ${secret}\nThe secret is shown only now; store it safely.`);
+console.log(
+  `image-admin ${values.email} created.\nAuthentication-Key: ${apikey}\nAuthentication-Secret: ${secret}\nThe secret is shown only now; store it safely.`,
+);

@@ -268,7 +268,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       functionName: routed.definition.name,
       logHandler: (level, ...args) => log(`[${level}] ${args.join(" ")}`),
     });
-    writeResponse(res, await routed.definition.handler(routed.request as never, context));
+    writeResponse(res, await routed.definition.handler(routed.request, context));
   };
 
   const server: Server = createServer((req, res) => {
@@ -285,31 +285,36 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   await new Promise<void>((resolve) => server.listen(config.settings.PORT, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const workers = (options.workers ?? true)
-    ? workerFunctions.map((fn) => {
-        const queueName = config.queue(fn.type);
-        const worker = new StorageQueueWorker({
-          queue: services.clients.queueService.getQueueClient(queueName),
-          poison: services.clients.queueService.getQueueClient(poisonQueueName(queueName)),
-          maxDeliveries: config.settings.MAX_DELIVERY_COUNT,
-          concurrency: options.workerConcurrency ?? 8,
-          visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 60,
-          retryDelaySeconds: options.retryDelaySeconds,
-          log,
-          handler: async (envelope, delivery) => {
-            const context = new InvocationContext({
-              invocationId: randomUUID(),
-              functionName: fn.name,
-              triggerMetadata: { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, enqueuedTimeUtc: delivery.enqueuedTime?.toISOString() },
-              logHandler: (level, ...args) => log(`[${level}] ${args.join(" ")}`),
-            });
-            await fn.handler(envelope.body, context);
-          },
-        });
-        worker.start();
-        return worker;
-      })
-    : [];
+  const workers =
+    (options.workers ?? true)
+      ? workerFunctions.map((fn) => {
+          const queueName = config.queue(fn.type);
+          const worker = new StorageQueueWorker({
+            queue: services.clients.queueService.getQueueClient(queueName),
+            poison: services.clients.queueService.getQueueClient(poisonQueueName(queueName)),
+            maxDeliveries: config.settings.MAX_DELIVERY_COUNT,
+            concurrency: options.workerConcurrency ?? 8,
+            visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 60,
+            retryDelaySeconds: options.retryDelaySeconds,
+            log,
+            handler: async (envelope, delivery) => {
+              const context = new InvocationContext({
+                invocationId: randomUUID(),
+                functionName: fn.name,
+                triggerMetadata: {
+                  messageId: delivery.messageId,
+                  deliveryCount: delivery.deliveryCount,
+                  enqueuedTimeUtc: delivery.enqueuedTime?.toISOString(),
+                },
+                logHandler: (level, ...args) => log(`[${level}] ${args.join(" ")}`),
+              });
+              await fn.handler(envelope.body, context);
+            },
+          });
+          worker.start();
+          return worker;
+        })
+      : [];
 
   let stopping: Promise<void> | undefined;
   const stop = async (graceMs: number): Promise<void> => {

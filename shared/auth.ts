@@ -105,7 +105,10 @@ export class UserStore {
   async putUser(apikey: string, secret: string, role: Role, email: string): Promise<void> {
     const existing = await this.getUser(apikey);
     if (existing && existing.role === role && existing.email === email && (await verifySecret(secret, existing.secretHash))) return;
-    await this.table.upsertEntity({ partitionKey: userPk(apikey), rowKey: "user", role, email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() }, "Replace");
+    await this.table.upsertEntity(
+      { partitionKey: userPk(apikey), rowKey: "user", role, email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() },
+      "Replace",
+    );
     await this.table.upsertEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email }, "Replace");
   }
 
@@ -153,7 +156,14 @@ export class UserStore {
   async issueSecret(apikey: string, email: string): Promise<string | null> {
     const secret = newApiSecret();
     try {
-      await this.table.createEntity({ partitionKey: userPk(apikey), rowKey: "user", role: "labeler", email, secretHash: await hashSecret(secret), createdAt: new Date().toISOString() });
+      await this.table.createEntity({
+        partitionKey: userPk(apikey),
+        rowKey: "user",
+        role: "labeler",
+        email,
+        secretHash: await hashSecret(secret),
+        createdAt: new Date().toISOString(),
+      });
       return secret;
     } catch (error) {
       if (isConflict(error)) return null;

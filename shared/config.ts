@@ -2,9 +2,9 @@ import { z } from "zod";
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
-export const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/** A connection string for Azurite's development account at `host` with the three service ports (defaults are Azurite's). */
 export function azuriteConnectionString(host = "127.0.0.1", blobPort = 10000, queuePort = 10001, tablePort = 10002): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
@@ -30,9 +30,7 @@ const isHttpsUrl = (value: string): boolean => {
 };
 /** An optional service URL: https, no query; kept without a trailing slash so paths append cleanly. */
 const httpsEndpoint = (name: string) =>
-  optionalString
-    .refine((v) => v === undefined || isHttpsUrl(v), `${name} must be an https:// URL without a query`)
-    .transform((v) => v?.replace(/\/+$/, ""));
+  optionalString.refine((v) => v === undefined || isHttpsUrl(v), `${name} must be an https:// URL without a query`).transform((v) => v?.replace(/\/+$/, ""));
 
 /**
  * Every app setting the code reads, with its local default. The README's settings table and
@@ -61,7 +59,10 @@ export const settingsSchema = z.object({
   ServiceBusConnection__fullyQualifiedNamespace: optionalString,
   /** Prefix for every table, queue and container the app owns; lets several stacks share one account. */
   RESOURCE_PREFIX: optionalString.pipe(
-    z.string().regex(/^[a-z][a-z0-9]{0,11}$/, "RESOURCE_PREFIX must be 1-12 lowercase letters/digits starting with a letter").optional(),
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,11}$/, "RESOURCE_PREFIX must be 1-12 lowercase letters/digits starting with a letter")
+      .optional(),
   ),
   /** Container that holds the images (and label sets). */
   IMAGE_CONTAINER: z.string().default("images"),
@@ -93,8 +94,10 @@ export const settingsSchema = z.object({
   AZUREML_DATASTORE: z.string().default("workspaceblobstore"),
 });
 
+/** The app's settings after validation and defaults: the environment, or `local.settings.json` under `func start`. */
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Settings resolved into the names the app uses: containers, folders, and each table and queue with `RESOURCE_PREFIX` applied. */
 export interface AppConfig {
   readonly settings: Settings;
   readonly prefix: string;
@@ -108,6 +111,7 @@ export interface AppConfig {
 
 /** Tables the app owns (before RESOURCE_PREFIX). Partition design is in shared/storage/README.md. */
 export const TABLE_NAMES = ["users", "records", "campaignData", "exports"] as const;
+/** One of the app's tables, before `RESOURCE_PREFIX`. */
 export type TableName = (typeof TABLE_NAMES)[number];
 
 /**
@@ -124,8 +128,10 @@ export const QUEUE_NAMES = [
   "mask-render",
   "mask-zip",
 ] as const;
+/** One of the job queues, before `RESOURCE_PREFIX`. */
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
+/** Settings that are missing or invalid; the message names each problem. The app refuses to start with it. */
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -133,6 +139,10 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Validates the settings in `env` and resolves them into an {@link AppConfig}.
+ * @throws {@link ConfigError} naming every invalid setting.
+ */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
@@ -143,7 +153,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const endpoints = [settings.STORAGE_BLOB_ENDPOINT, settings.STORAGE_QUEUE_ENDPOINT, settings.STORAGE_TABLE_ENDPOINT];
   // Refused rather than ignored: a connection string names its own endpoints, and SAS signing needs the account name.
   if (endpoints.some(Boolean) && (settings.STORAGE_CONNECTION_STRING || !settings.STORAGE_ACCOUNT_NAME)) {
-    throw new ConfigError("invalid settings: STORAGE_BLOB_ENDPOINT, STORAGE_QUEUE_ENDPOINT and STORAGE_TABLE_ENDPOINT go with STORAGE_ACCOUNT_NAME, not STORAGE_CONNECTION_STRING");
+    throw new ConfigError(
+      "invalid settings: STORAGE_BLOB_ENDPOINT, STORAGE_QUEUE_ENDPOINT and STORAGE_TABLE_ENDPOINT go with STORAGE_ACCOUNT_NAME, not STORAGE_CONNECTION_STRING",
+    );
   }
   if (!settings.STORAGE_CONNECTION_STRING && !settings.STORAGE_ACCOUNT_NAME) {
     settings.STORAGE_CONNECTION_STRING = azuriteConnectionString();
@@ -155,9 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError("invalid settings: AZUREML_SUBSCRIPTION_ID, AZUREML_RESOURCE_GROUP and AZUREML_WORKSPACE go together");
   }
   if (settings.QUEUE_TRANSPORT === "servicebus" && !settings.SERVICEBUS_CONNECTION_STRING && !settings.ServiceBusConnection__fullyQualifiedNamespace) {
-    throw new ConfigError(
-      "invalid settings: QUEUE_TRANSPORT=servicebus needs SERVICEBUS_CONNECTION_STRING or ServiceBusConnection__fullyQualifiedNamespace",
-    );
+    throw new ConfigError("invalid settings: QUEUE_TRANSPORT=servicebus needs SERVICEBUS_CONNECTION_STRING or ServiceBusConnection__fullyQualifiedNamespace");
   }
   return {
     settings,

@@ -13,8 +13,7 @@ export class ApiError extends Error {
 /** 400: a body that cannot be read at all (empty, not JSON, nested too deep); `extra` fields join the error body. */
 export const badRequest = (detail: string, extra?: Record<string, unknown>) => new ApiError(400, detail, extra);
 /** 401: no key and secret, or a pair that matches no user. */
-export const unauthorized = (detail = "missing or invalid Authentication-Key / Authentication-Secret") =>
-  new ApiError(401, detail);
+export const unauthorized = (detail = "missing or invalid Authentication-Key / Authentication-Secret") => new ApiError(401, detail);
 /** 403: the key is valid but its role or campaign scope does not allow this. */
 export const forbidden = (detail = "this key may not do that") => new ApiError(403, detail);
 /** 404: no such resource (also what a labeler sees for a campaign outside its scope). */

@@ -49,7 +49,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     onUnauthorized();
   }
   if (!response.ok && !options.allowStatus?.includes(response.status)) {
-    const detail = parsed && typeof parsed === "object" && "detail" in parsed ? String((parsed as { detail: unknown }).detail) : `${response.status} ${response.statusText}`;
+    const detail = parsed && typeof parsed === "object" && "detail" in parsed ? String(parsed.detail) : `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, detail, parsed);
   }
   return parsed as T;

@@ -47,7 +47,15 @@ export function Pager(props: { pagination: Pagination | null; onPage: (page: num
 }
 
 /** A button that asks first, in a modal dialog (keyboard: Esc cancels, focus starts on Cancel). */
-export function ConfirmButton(props: { label: string; question: string; detail?: string; confirmLabel?: string; danger?: boolean; disabled?: boolean; onConfirm: () => void | Promise<void> }) {
+export function ConfirmButton(props: {
+  label: string;
+  question: string;
+  detail?: string;
+  confirmLabel?: string;
+  danger?: boolean;
+  disabled?: boolean;
+  onConfirm: () => void | Promise<void>;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   return (

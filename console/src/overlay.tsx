@@ -46,7 +46,13 @@ export function LabelOverlay(props: { width: number; height: number; objects: La
       return out;
     });
   return (
-    <svg class="overlay" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={`${objects.length} label${objects.length === 1 ? "" : "s"}`}>
+    <svg
+      class="overlay"
+      viewBox={`0 0 ${width} ${height}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={`${objects.length} label${objects.length === 1 ? "" : "s"}`}
+    >
       {shapes(ghost ?? [], "ghost")}
       {shapes(objects, "current")}
     </svg>
@@ -72,10 +78,21 @@ export function LabeledImage(props: { imageId: number; objects?: LabelObject[]; 
       live = false;
     };
   }, [imageId, size]);
-  if (problem) return <div class="labeled missing" role="img" aria-label={`image ${imageId}: ${problem}`}>{problem}</div>;
+  if (problem)
+    return (
+      <div class="labeled missing" role="img" aria-label={`image ${imageId}: ${problem}`}>
+        {problem}
+      </div>
+    );
   if (!link) return <div class="labeled loading" aria-busy="true" aria-label={`image ${imageId} loading`} />;
   return (
-    <div class={`labeled${loaded ? " loaded" : ""}`} data-image-id={imageId} data-width={link.image_width} data-height={link.image_height} style={{ aspectRatio: `${link.image_width} / ${link.image_height}` }}>
+    <div
+      class={`labeled${loaded ? " loaded" : ""}`}
+      data-image-id={imageId}
+      data-width={link.image_width}
+      data-height={link.image_height}
+      style={{ aspectRatio: `${link.image_width} / ${link.image_height}` }}
+    >
       <img src={link.data_url ?? link.url} alt={props.alt ?? `image ${imageId}`} decoding="async" onLoad={() => setLoaded(true)} />
       {objects && <LabelOverlay width={link.image_width} height={link.image_height} objects={objects} hidden={hidden} ghost={ghost} />}
     </div>

@@ -24,7 +24,7 @@ export function parseJsonObject(text: string): { value?: Record<string, unknown>
   if (!text.trim()) return {};
   try {
     const value = JSON.parse(text) as unknown;
-    if (!value || typeof value !== "object" || Array.isArray(value)) return { problem: "must be a JSON object, e.g. {\"country\": \"NL\"}" };
+    if (!value || typeof value !== "object" || Array.isArray(value)) return { problem: 'must be a JSON object, e.g. {"country": "NL"}' };
     return { value: value as Record<string, unknown> };
   } catch (error) {
     return { problem: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` };

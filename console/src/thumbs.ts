@@ -61,7 +61,7 @@ export function thumbnail(imageId: number, size = 256): Promise<ThumbLink> {
   const cached = links.get(key);
   if (cached && cached.until > Date.now()) return cached.link;
   const link = new Promise<ThumbLink>((resolve, reject) => {
-    const forSize = pending.get(size) ?? new Map();
+    const forSize = pending.get(size) ?? new Map<number, Array<{ resolve: (l: ThumbLink) => void; reject: (e: Error) => void }>>();
     pending.set(size, forSize);
     forSize.set(imageId, [...(forSize.get(imageId) ?? []), { resolve, reject }]);
     if (!scheduled) {

@@ -115,7 +115,8 @@ export async function uploadAll(containerSasUrl: string, uploads: UploadFile[], 
       if (item.file.size <= SINGLE_PUT_BYTES) {
         await attempt(
           item,
-          (progress) => send("PUT", blobUrl(containerSasUrl, item.name), { "x-ms-blob-type": "BlockBlob", "x-ms-blob-content-type": contentType }, item.file, progress),
+          (progress) =>
+            send("PUT", blobUrl(containerSasUrl, item.name), { "x-ms-blob-type": "BlockBlob", "x-ms-blob-content-type": contentType }, item.file, progress),
           (n) => {
             item.loaded = n;
             options.onChange();
@@ -130,7 +131,13 @@ export async function uploadAll(containerSasUrl: string, uploads: UploadFile[], 
             attempt(
               item,
               (progress) =>
-                send("PUT", blobUrl(containerSasUrl, item.name, `comp=block&blockid=${encodeURIComponent(id)}`), {}, item.file.slice(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), progress),
+                send(
+                  "PUT",
+                  blobUrl(containerSasUrl, item.name, `comp=block&blockid=${encodeURIComponent(id)}`),
+                  {},
+                  item.file.slice(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES),
+                  progress,
+                ),
               (n) => {
                 loaded[i] = n;
                 item.loaded = loaded.reduce((a, b) => a + b, 0);
@@ -142,7 +149,14 @@ export async function uploadAll(containerSasUrl: string, uploads: UploadFile[], 
         const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`;
         await attempt(
           item,
-          (progress) => send("PUT", blobUrl(containerSasUrl, item.name, "comp=blocklist"), { "Content-Type": "application/xml", "x-ms-blob-content-type": contentType }, list, () => progress(0)),
+          (progress) =>
+            send(
+              "PUT",
+              blobUrl(containerSasUrl, item.name, "comp=blocklist"),
+              { "Content-Type": "application/xml", "x-ms-blob-content-type": contentType },
+              list,
+              () => progress(0),
+            ),
           () => undefined,
         );
       }

@@ -44,10 +44,13 @@ export async function zipEntries(url: string): Promise<ZipEntry[]> {
     cdOffset = u64(record, 48);
   }
   const tailStart = total - tail.byteLength;
-  const cd = cdOffset >= tailStart ? new DataView(tail.buffer, tail.byteOffset + (cdOffset - tailStart), cdSize) : (await range(url, cdOffset, cdOffset + cdSize - 1)).bytes;
+  const cd =
+    cdOffset >= tailStart
+      ? new DataView(tail.buffer, tail.byteOffset + (cdOffset - tailStart), cdSize)
+      : (await range(url, cdOffset, cdOffset + cdSize - 1)).bytes;
   const decoder = new TextDecoder();
   const entries: ZipEntry[] = [];
-  for (let at = 0; at + 46 <= cd.byteLength && cd.getUint32(at, true) === 0x02014b50; ) {
+  for (let at = 0; at + 46 <= cd.byteLength && cd.getUint32(at, true) === 0x02014b50;) {
     const method = cd.getUint16(at + 10, true);
     let compressedSize = cd.getUint32(at + 20, true);
     const size = cd.getUint32(at + 24, true);
@@ -57,13 +60,16 @@ export async function zipEntries(url: string): Promise<ZipEntry[]> {
     let offset = cd.getUint32(at + 42, true);
     const name = decoder.decode(new Uint8Array(cd.buffer, cd.byteOffset + at + 46, nameLength));
     // ZIP64 extra field: the 0xFFFFFFFF values, in order uncompressed size, compressed size, offset.
-    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength; ) {
+    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength;) {
       const id = cd.getUint16(e, true);
       const length = cd.getUint16(e + 2, true);
       if (id === 1) {
         let p = e + 4;
         if (size === 0xffffffff) p += 8;
-        if (compressedSize === 0xffffffff) (compressedSize = u64(cd, p)), (p += 8);
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(cd, p);
+          p += 8;
+        }
         if (offset === 0xffffffff) offset = u64(cd, p);
       }
       e += 4 + length;

@@ -13,7 +13,7 @@ import {
   type testDataSchema,
 } from "../domain/campaigns.js";
 import type { ImageRef } from "../domain/imageSets.js";
-import type { LabelStatus, StoredObject } from "../domain/labels.js";
+import type { LabelStatus } from "../domain/labels.js";
 import { prepareSubmission, type ImageSize, type Submission } from "../domain/submissions.js";
 import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
@@ -93,7 +93,10 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
   const now = contractTimestamp();
   if (to === "active") {
     const pending = await services.additions.pending(campaignId);
-    if (pending.length) throw conflict(`campaign ${campaignId} is still adding images (addition ${pending[0]!.additionId}: ${pending[0]!.done} of ${pending[0]!.total}); activate it once that is done`);
+    if (pending.length)
+      throw conflict(
+        `campaign ${campaignId} is still adding images (addition ${pending[0]!.additionId}: ${pending[0]!.done} of ${pending[0]!.total}); activate it once that is done`,
+      );
   }
   let before: Pick<CampaignRecord, "status" | "finishError"> = { status: "completed", finishError: null };
   const updated = await services.campaigns.update(campaignId, (current) => {
@@ -188,7 +191,8 @@ export async function submitObjects(services: Services, principal: Principal, ca
 async function requireCampaignImages(services: Services, campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
   const images = await services.campaigns.findImages(campaignId, imageIds);
   const missing = imageIds.filter((id) => !images.has(id));
-  if (missing.length) throw unprocessable(`image_ids: ${missing.slice(0, 20).join(", ")} ${missing.length === 1 ? "is" : "are"} not part of campaign ${campaignId}`);
+  if (missing.length)
+    throw unprocessable(`image_ids: ${missing.slice(0, 20).join(", ")} ${missing.length === 1 ? "is" : "are"} not part of campaign ${campaignId}`);
   return images;
 }
 
@@ -204,7 +208,12 @@ export async function reviewImages(services: Services, principal: Principal, cam
   const images = await requireCampaignImages(services, campaignId, review.image_ids);
   const unlabeled = [...images.values()].filter((i) => i.labelStatus === "unlabeled" || (review.decision === "approve" && i.labelStatus === "rejected"));
   if (unlabeled.length) {
-    throw conflict(`image ${unlabeled.map((i) => i.imageId).slice(0, 20).join(", ")} has no partner labels to ${review.decision}`);
+    throw conflict(
+      `image ${unlabeled
+        .map((i) => i.imageId)
+        .slice(0, 20)
+        .join(", ")} has no partner labels to ${review.decision}`,
+    );
   }
   const now = contractTimestamp();
   const target: LabelStatus = review.decision === "approve" ? "admin_complete" : "rejected";
@@ -263,7 +272,11 @@ export async function imageObjects(services: Services, imageId: number, campaign
 export async function labelerMaySee(services: Services, principal: Principal, imageId: number): Promise<boolean> {
   const [holding, scope] = await Promise.all([services.campaigns.campaignsOfImage(imageId), services.users.campaignsOf(principal.apikey)]);
   const inScope = new Set(scope);
-  const shared = await mapLimit(holding.filter((id) => inScope.has(id)), 8, (id) => services.campaigns.get(id));
+  const shared = await mapLimit(
+    holding.filter((id) => inScope.has(id)),
+    8,
+    (id) => services.campaigns.get(id),
+  );
   return shared.some((campaign) => campaign !== undefined && partnerMayAccess(campaign.status));
 }
 

@@ -62,9 +62,7 @@ export async function startExport(services: Services, principal: Principal, camp
     request: {
       label_status: filters.label_status,
       ...(filters.test_data !== undefined ? { test_data: filters.test_data } : {}),
-      ...Object.fromEntries(
-        (["start", "end", "last_activity_start", "last_activity_end"] as const).filter((k) => filters[k]).map((k) => [k, filters[k]!.at]),
-      ),
+      ...Object.fromEntries((["start", "end", "last_activity_start", "last_activity_end"] as const).filter((k) => filters[k]).map((k) => [k, filters[k]!.at])),
     },
     ...(masks ? { masks } : {}),
   };

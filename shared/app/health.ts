@@ -17,7 +17,9 @@ async function check(probe: () => Promise<string>): Promise<Check> {
 export async function healthReport(services: Services) {
   const { config, clients } = services;
   const [blob, table, queues, azureml] = await Promise.all([
-    check(async () => ((await clients.blobService.getContainerClient(config.imageContainer).exists()) ? "image container reachable" : "image container missing")),
+    check(async () =>
+      (await clients.blobService.getContainerClient(config.imageContainer).exists()) ? "image container reachable" : "image container missing",
+    ),
     check(async () => {
       await services.campaigns.count();
       return "tables reachable";
@@ -25,7 +27,9 @@ export async function healthReport(services: Services) {
     config.settings.QUEUE_TRANSPORT === "storage"
       ? check(async () => {
           const depths = await Promise.all(
-            QUEUE_NAMES.map(async (name) => `${name}: ${(await clients.queueService.getQueueClient(config.queue(name)).getProperties()).approximateMessagesCount ?? 0}`),
+            QUEUE_NAMES.map(
+              async (name) => `${name}: ${(await clients.queueService.getQueueClient(config.queue(name)).getProperties()).approximateMessagesCount ?? 0}`,
+            ),
           );
           return `storage queues; waiting messages ${depths.join(", ")}`;
         })

@@ -2,7 +2,7 @@ import type { Principal } from "../auth.js";
 import { canRequestFinish, dropboxContainer, titleProblem, type ImageRef, type ImageSetStatus } from "../domain/imageSets.js";
 import { pageOffset, type PageRequest } from "../domain/pagination.js";
 import { contractTimestamp } from "../domain/time.js";
-import { conflict, errorMessage, notFound, unavailable, unprocessable } from "../errors.js";
+import { conflict, notFound, unprocessable } from "../errors.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
 import type { ImageRecord } from "../repos/images.js";
 import type { Services } from "../services.js";
@@ -73,11 +73,10 @@ export async function changeImageSetStatus(services: Services, imagesetId: numbe
 /** Resolves `[{id}]` / `[{filepath}]` references to stored images; every unknown one is named in one 422. */
 export async function resolveImageRefs(services: Services, refs: ImageRef[]): Promise<ImageRecord[]> {
   const byId = await services.images.getMany(refs.flatMap((ref) => ("id" in ref ? [ref.id] : [])));
-  const found = await mapLimit(refs, 32, async (ref) =>
-    "id" in ref ? byId.get(ref.id) : services.images.findByPath(ref.filepath.replace(/^\/+/, "")),
-  );
+  const found = await mapLimit(refs, 32, async (ref) => ("id" in ref ? byId.get(ref.id) : services.images.findByPath(ref.filepath.replace(/^\/+/, ""))));
   const missing = refs.filter((_, i) => !found[i]).map((ref) => ("id" in ref ? `id ${ref.id}` : `filepath ${JSON.stringify(ref.filepath)}`));
-  if (missing.length) throw unprocessable(`no stored image with ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ` and ${missing.length - 20} more` : ""}`);
+  if (missing.length)
+    throw unprocessable(`no stored image with ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ` and ${missing.length - 20} more` : ""}`);
   return found as ImageRecord[];
 }
 

@@ -6,8 +6,7 @@ import type { Services } from "../services.js";
 import { statusOf } from "../storage/tableErrors.js";
 import { partnerMayAccess } from "../domain/campaigns.js";
 import { mapLimit } from "../util/concurrency.js";
-import { imageFor } from "./images.js";
-import { DEFAULT_THUMBNAIL_SIZE, INLINE_MAX_BYTES, MAX_THUMBNAILS_PER_REQUEST, type ThumbnailSize } from "../domain/thumbnails.js";
+import { INLINE_MAX_BYTES, type ThumbnailSize } from "../domain/thumbnails.js";
 
 /** Where a rendition is stored: beside the images, in a folder of its own (ids are never reused). */
 export const thumbnailBlobName = (imageId: number, size: ThumbnailSize) => `thumbnails/${size}/${imageId}.webp`;
@@ -83,7 +82,7 @@ async function thumbnailBytes(services: Services, image: ImageRecord, size: Thum
     // One GET (downloadToBuffer would ask for the properties first).
     const response = await container.getBlobClient(thumbnailBlobName(image.imageId, size)).download();
     const chunks: Buffer[] = [];
-    for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     return Buffer.concat(chunks);
   } catch (error) {
     if (statusOf(error) !== 404) throw error;
@@ -103,15 +102,12 @@ async function linkTo(services: Services, image: ImageRecord, size: ThumbnailSiz
   return { image_id: image.imageId, size, url, expires_on: expiresOn.toISOString(), image_width: image.width, image_height: image.height };
 }
 
-
 /** A link with the rendition's bytes inline when small: a page of thumbnails in one answer, no request per image. */
 async function inlineLink(services: Services, image: ImageRecord, size: ThumbnailSize, renders: Gate) {
   const bytes = await thumbnailBytes(services, image, size, renders);
   const link = await linkTo(services, image, size, thumbnailBlobName(image.imageId, size));
   return bytes.length <= INLINE_MAX_BYTES ? { ...link, data_url: `data:image/webp;base64,${bytes.toString("base64")}` } : link;
 }
-
-
 
 /**
  * Of `imageIds`, those the principal may fetch, decided exactly as `imageFor` (and `GET /images/{id}`) decides
@@ -124,7 +120,11 @@ async function visibleImages(services: Services, principal: Principal, imageIds:
   const scope = new Set(await services.users.campaignsOf(principal.apikey));
   const campaigns = new Map<number, Promise<boolean>>();
   const open = (id: number) => {
-    if (!campaigns.has(id)) campaigns.set(id, services.campaigns.get(id).then((c) => c !== undefined && partnerMayAccess(c.status)));
+    if (!campaigns.has(id))
+      campaigns.set(
+        id,
+        services.campaigns.get(id).then((c) => c !== undefined && partnerMayAccess(c.status)),
+      );
     return campaigns.get(id)!;
   };
   const allowed = await mapLimit([...images.keys()], 16, async (imageId) => {

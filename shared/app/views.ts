@@ -112,12 +112,19 @@ export function additionView(addition: AdditionRecord) {
 export async function exportView(services: Services, record: ExportRecord) {
   const downloadUrl =
     record.status === "succeeded" && record.blobName
-      ? await services.sas.blobUrl(services.config.exportContainer, record.blobName, "r", new Date(Date.now() + services.config.settings.READ_SAS_MINUTES * 60_000), {
-          contentDisposition: `attachment; filename="${record.blobName.split("/").pop()}"`,
-        })
+      ? await services.sas.blobUrl(
+          services.config.exportContainer,
+          record.blobName,
+          "r",
+          new Date(Date.now() + services.config.settings.READ_SAS_MINUTES * 60_000),
+          {
+            contentDisposition: `attachment; filename="${record.blobName.split("/").pop()}"`,
+          },
+        )
       : null;
   // A mask job being rendered counts its units as the renders land (one summary read).
-  const rendering = record.format === "masks" && record.status === "running" && record.stage === "render" ? await services.exports.unitProgress(record.exportId) : undefined;
+  const rendering =
+    record.format === "masks" && record.status === "running" && record.stage === "render" ? await services.exports.unitProgress(record.exportId) : undefined;
   return {
     export_id: record.exportId,
     campaign_id: record.campaignId,

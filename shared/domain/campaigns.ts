@@ -84,9 +84,7 @@ export const reviewSchema = z
   .refine((r) => r.decision !== "reject" || (r.comment ?? "").trim() !== "", { message: "a rejection needs a comment for the partner", path: ["comment"] });
 
 /** `PUT /campaigns/{id}/test_data`: marks up to 1,000 images as test data, or clears the mark. */
-export const testDataSchema = z
-  .object({ image_ids: z.array(z.number().int().positive()).min(1).max(1000), test_data: z.boolean() })
-  .strict();
+export const testDataSchema = z.object({ image_ids: z.array(z.number().int().positive()).min(1).max(1000), test_data: z.boolean() }).strict();
 
 /** A review filter on a campaign's images: some review states, and/or the test split. */
 export interface ImageFilter {
@@ -95,15 +93,22 @@ export interface ImageFilter {
 }
 
 /** `?label_status=a,b&test_data=true|false` on a campaign's image and object lists. */
-export const imageFilterQuerySchema = z
-  .object({
-    label_status: z
-      .string()
-      .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(LABEL_STATUSES)).min(1))
-      .optional(),
-    test_data: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-  });
+export const imageFilterQuerySchema = z.object({
+  label_status: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(LABEL_STATUSES)).min(1))
+    .optional(),
+  test_data: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional(),
+});
 
 /** The parsed query as the campaign repository's filter (a parameter left out filters nothing). */
 export function toImageFilter(query: z.infer<typeof imageFilterQuerySchema>): ImageFilter {

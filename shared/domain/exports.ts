@@ -22,7 +22,15 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?$/;
 function parseDate(value: string, ctx: z.RefinementCtx): { at: string; dateOnly: boolean } {
   const m = DATE.exec(value.trim());
   const date = m ? new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0))) : undefined;
-  const exact = date && m && date.getUTCFullYear() === +m[1]! && date.getUTCMonth() === +m[2]! - 1 && date.getUTCDate() === +m[3]! && +(m[4] ?? 0) < 24 && +(m[5] ?? 0) < 60 && +(m[6] ?? 0) < 60;
+  const exact =
+    date &&
+    m &&
+    date.getUTCFullYear() === +m[1]! &&
+    date.getUTCMonth() === +m[2]! - 1 &&
+    date.getUTCDate() === +m[3]! &&
+    +(m[4] ?? 0) < 24 &&
+    +(m[5] ?? 0) < 60 &&
+    +(m[6] ?? 0) < 60;
   if (!m || !date || Number.isNaN(date.getTime()) || !exact) {
     ctx.addIssue({ code: "custom", message: "dates are YYYY-MM-DD or YYYY-MM-DD hh:mm:ss (UTC)" });
     return { at: "", dateOnly: true };

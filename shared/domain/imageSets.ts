@@ -62,7 +62,10 @@ export const imageRefsOf = (max: number) =>
     .array(imageRef)
     .min(1, "give at least one image")
     .max(max, `at most ${max.toLocaleString("en")} images per request`)
-    .refine((refs) => refs.filter((ref) => "filepath" in ref).length <= MAX_FILEPATH_REFS, `at most ${MAX_FILEPATH_REFS.toLocaleString("en")} images by filepath per request`);
+    .refine(
+      (refs) => refs.filter((ref) => "filepath" in ref).length <= MAX_FILEPATH_REFS,
+      `at most ${MAX_FILEPATH_REFS.toLocaleString("en")} images by filepath per request`,
+    );
 
 /** Adding stored images to an image set (inline). */
 export const imageRefsSchema = imageRefsOf(10_000);

@@ -45,6 +45,7 @@ export const LIMITS = {
 } as const;
 
 /** C0 and C1 control characters and DEL: never valid in a name or a label. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Something that reads as a percent-escape: names are used literally and never decoded, so it would mean two things. */
 const PERCENT_ESCAPE = /%[0-9A-Fa-f]{2}/;
@@ -143,7 +144,8 @@ export function jsonTextDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
@@ -176,7 +178,9 @@ export const relativePathField = (what: string) =>
     .max(LIMITS.pathLength + 2)
     .transform((value) => value.replace(/^\/|\/$/g, ""))
     .superRefine(refineWith(relativePathProblem, what))
-    .meta({ description: `${what}: a relative path of '/'-separated segments, 1-${LIMITS.pathLength} characters, no '.'/'..' segments, backslashes, control characters or percent-escapes` });
+    .meta({
+      description: `${what}: a relative path of '/'-separated segments, 1-${LIMITS.pathLength} characters, no '.'/'..' segments, backslashes, control characters or percent-escapes`,
+    });
 
 /** A label: trimmed, 1 to 256 characters, no control characters. */
 export const labelField = (what = "label") =>
@@ -218,8 +222,11 @@ export const translationsField = () =>
         }
       }
       const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
-      if (bytes > LIMITS.jsonFieldBytes) ctx.addIssue({ code: "custom", message: `label_translations is ${bytes} bytes of JSON; at most ${LIMITS.jsonFieldBytes} are stored` });
+      if (bytes > LIMITS.jsonFieldBytes)
+        ctx.addIssue({ code: "custom", message: `label_translations is ${bytes} bytes of JSON; at most ${LIMITS.jsonFieldBytes} are stored` });
     })
     .nullable()
     .optional()
-    .meta({ description: `label_translations: partner label -> label, both 1-${LIMITS.labelLength} characters without control characters; at most ${LIMITS.translations} entries and ${LIMITS.jsonFieldBytes} bytes of JSON` });
+    .meta({
+      description: `label_translations: partner label -> label, both 1-${LIMITS.labelLength} characters without control characters; at most ${LIMITS.translations} entries and ${LIMITS.jsonFieldBytes} bytes of JSON`,
+    });

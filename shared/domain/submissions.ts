@@ -10,7 +10,11 @@ export const objectSchema = z
     label: labelField(),
     confidence: z.number().min(0, "confidence is between 0 and 1").max(1, "confidence is between 0 and 1").nullable().optional(),
     bounding_box: z.object({ xmin: coordinate, xmax: coordinate, ymin: coordinate, ymax: coordinate }).strict().optional(),
-    polygon: z.array(z.tuple([coordinate, coordinate])).min(3, "a polygon needs at least 3 points").max(LIMITS.polygonPoints, `a polygon has at most ${LIMITS.polygonPoints} points`).optional(),
+    polygon: z
+      .array(z.tuple([coordinate, coordinate]))
+      .min(3, "a polygon needs at least 3 points")
+      .max(LIMITS.polygonPoints, `a polygon has at most ${LIMITS.polygonPoints} points`)
+      .optional(),
   })
   .strict()
   .refine((o) => o.bounding_box !== undefined || o.polygon !== undefined, { message: "an object needs a bounding_box or a polygon" });
@@ -27,7 +31,9 @@ export const submissionSchema = z
         objects: z
           .array(objectSchema)
           .max(LIMITS.objectsPerImage, `at most ${LIMITS.objectsPerImage} objects per image`)
-          .meta({ description: `the image's objects: at most ${LIMITS.objectsPerImage}, and ${LIMITS.objectsJsonChars} characters of JSON as stored (413 beyond)` }),
+          .meta({
+            description: `the image's objects: at most ${LIMITS.objectsPerImage}, and ${LIMITS.objectsJsonChars} characters of JSON as stored (413 beyond)`,
+          }),
       })
       .strict(),
   )

@@ -18,7 +18,9 @@ export const thumbnailQuerySchema = z.object({
     .enum(["true", "false"])
     .transform((v) => v === "true")
     .optional()
-    .meta({ description: "false: answer 200 {url, expires_on, image_width, image_height} instead of the 303 (for browsers, which cannot read a redirect's Location)" }),
+    .meta({
+      description: "false: answer 200 {url, expires_on, image_width, image_height} instead of the 303 (for browsers, which cannot read a redirect's Location)",
+    }),
 });
 
 /** Images in one `GET /images/thumbnails` request: a page of the console's review grid. */
@@ -33,7 +35,12 @@ export const thumbnailsQuerySchema = z.object({
     .transform((text) => text.split(",").map((part) => part.trim()))
     .pipe(
       z
-        .array(z.string().regex(/^[1-9][0-9]{0,14}$/, "each id is a positive integer").transform(Number))
+        .array(
+          z
+            .string()
+            .regex(/^[1-9][0-9]{0,14}$/, "each id is a positive integer")
+            .transform(Number),
+        )
         .min(1)
         .max(MAX_THUMBNAILS_PER_REQUEST, `at most ${MAX_THUMBNAILS_PER_REQUEST} ids`),
     )
@@ -43,5 +50,7 @@ export const thumbnailsQuerySchema = z.object({
     .enum(["true", "false"])
     .transform((v) => v === "true")
     .optional()
-    .meta({ description: `true: each entry also carries data_url, the rendition itself (data:image/webp;base64,...) when it is at most ${INLINE_MAX_BYTES / 1024} KiB` }),
+    .meta({
+      description: `true: each entry also carries data_url, the rendition itself (data:image/webp;base64,...) when it is at most ${INLINE_MAX_BYTES / 1024} KiB`,
+    }),
 });

@@ -65,7 +65,12 @@ export function normaliseObject(raw: unknown): NormaliseResult {
 function checkBox(raw: unknown): BoundingBox | string {
   if (!isRecord(raw)) return `is not an object (${describe(raw)})`;
   const { xmin, xmax, ymin, ymax } = raw;
-  for (const [name, value] of [["xmin", xmin], ["xmax", xmax], ["ymin", ymin], ["ymax", ymax]] as const) {
+  for (const [name, value] of [
+    ["xmin", xmin],
+    ["xmax", xmax],
+    ["ymin", ymin],
+    ["ymax", ymax],
+  ] as const) {
     if (!isFiniteNumber(value)) return `${name} must be a finite number (${describe(value)})`;
   }
   const box = { xmin: xmin as number, xmax: xmax as number, ymin: ymin as number, ymax: ymax as number };
@@ -173,5 +178,6 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return `array of ${value.length}`;
   if (typeof value === "object") return "object";
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return String(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return typeof value;
 }

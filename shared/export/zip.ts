@@ -343,7 +343,10 @@ class CrcCounter extends Transform {
  * the extraction folder.
  */
 export function safeEntryPath(path: string): string | null {
-  const segments = path.replace(/\\/g, "/").split("/").filter((segment) => segment !== "" && segment !== ".");
+  const segments = path
+    .replace(/\\/g, "/")
+    .split("/")
+    .filter((segment) => segment !== "" && segment !== ".");
   if (segments.length === 0 || segments.includes("..") || /^[a-zA-Z]:$/.test(segments[0]!)) return null;
   return segments.join("/");
 }

@@ -28,8 +28,7 @@ export function endpoint(access: Access, handler: (request: RequestLike, call: C
   return async (request: RequestLike, context: InvocationLike): Promise<ResponseInit> => {
     try {
       const services = getServices();
-      const principal: Principal =
-        access === "public" ? { apikey: "", role: "labeler", email: "" } : await services.users.authenticate(request.headers);
+      const principal: Principal = access === "public" ? { apikey: "", role: "labeler", email: "" } : await services.users.authenticate(request.headers);
       if (access === "admin") requireAdmin(principal);
       return await handler(request, { services, principal, context });
     } catch (error) {

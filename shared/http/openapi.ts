@@ -37,14 +37,15 @@ export function openApiDocument(functions: HttpFunctionDefinition[], version: st
         ...(fn.doc.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(fn.doc.body) } } } } : {}),
         security: fn.doc.access === "public" ? [] : [{ key: [], secret: [] }],
         responses: Object.fromEntries(
-          Object.entries({ ...fn.doc.responses, ...(fn.doc.access === "public" ? {} : { 401: "missing or wrong key/secret", 403: "key without the role" }) }).map(
-            ([status, description]) => [
-              status,
-              Number(status) >= 400
-                ? { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }
-                : { description, ...(status === "303" ? {} : { content: { "application/json": {} } }) },
-            ],
-          ),
+          Object.entries({
+            ...fn.doc.responses,
+            ...(fn.doc.access === "public" ? {} : { 401: "missing or wrong key/secret", 403: "key without the role" }),
+          }).map(([status, description]) => [
+            status,
+            Number(status) >= 400
+              ? { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }
+              : { description, ...(status === "303" ? {} : { content: { "application/json": {} } }) },
+          ]),
         ),
       };
     }

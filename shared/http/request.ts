@@ -55,7 +55,8 @@ export function describeIssues(error: z.ZodError, root = "body"): string {
 /** The value as the schema parses it; a mismatch is a 422 naming each offending path under `root`, with up to 50 issues in `errors`. */
 export function validate<T>(schema: z.ZodType<T>, value: unknown, root = "body"): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw unprocessable(describeIssues(result.error, root), { errors: result.error.issues.slice(0, 50).map((i) => ({ path: i.path, message: i.message })) });
+  if (!result.success)
+    throw unprocessable(describeIssues(result.error, root), { errors: result.error.issues.slice(0, 50).map((i) => ({ path: i.path, message: i.message })) });
   return result.data;
 }
 

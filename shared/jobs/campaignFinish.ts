@@ -48,7 +48,9 @@ export async function runCampaignFinish(services: Services, campaignId: number, 
     container.getBlockBlobClient(outputs.labelSet),
     async () => {
       const { stream, stats } = createExportStream("csv", source, { now: new Date(campaign.dateCreated) });
-      await container.getBlockBlobClient(outputs.labelSet).uploadStream(stream, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: "text/csv; charset=utf-8" } });
+      await container
+        .getBlockBlobClient(outputs.labelSet)
+        .uploadStream(stream, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: "text/csv; charset=utf-8" } });
       const result = await stats;
       if (result.warningCount) log.warn(`label set skipped ${result.warningCount} malformed objects: ${result.warnings.slice(0, 5).join("; ")}`);
     },
@@ -76,12 +78,21 @@ export async function runCampaignFinish(services: Services, campaignId: number, 
   const notes = [`label set: ${outputs.labelSet}`, `datasets: ${outputs.imagesTable}, ${outputs.labelsTable}`];
   if (azureMlConfigured(services.config)) {
     await registerDataAssets(services.config, [
-      { name: `${campaign.title}_images`, dataUri: datastoreUri(services.config, `datasets/${campaign.title}_images`), description: `Images of campaign ${campaign.title}` },
-      { name: `${campaign.title}_labels`, dataUri: datastoreUri(services.config, `datasets/${campaign.title}_labels`), description: `Label set of campaign ${campaign.title}` },
+      {
+        name: `${campaign.title}_images`,
+        dataUri: datastoreUri(services.config, `datasets/${campaign.title}_images`),
+        description: `Images of campaign ${campaign.title}`,
+      },
+      {
+        name: `${campaign.title}_labels`,
+        dataUri: datastoreUri(services.config, `datasets/${campaign.title}_labels`),
+        description: `Label set of campaign ${campaign.title}`,
+      },
     ]);
     notes.push(`registered Azure ML data assets ${campaign.title}_images:1 and ${campaign.title}_labels:1`);
   } else {
-    const note = "no Azure ML workspace configured (AZUREML_SUBSCRIPTION_ID, AZUREML_RESOURCE_GROUP, AZUREML_WORKSPACE): MLTable files written, data assets not registered";
+    const note =
+      "no Azure ML workspace configured (AZUREML_SUBSCRIPTION_ID, AZUREML_RESOURCE_GROUP, AZUREML_WORKSPACE): MLTable files written, data assets not registered";
     log.warn(note);
     notes.push(note);
   }
@@ -90,6 +101,7 @@ export async function runCampaignFinish(services: Services, campaignId: number, 
   );
 }
 
+/** Ends a finishing campaign as `finish_failed` with the reason (cut to 2,000 characters); any other status is left alone, so a late retry cannot undo a finish. */
 export async function failCampaignFinish(services: Services, campaignId: number, reason: string): Promise<void> {
   await services.campaigns.update(campaignId, (current) =>
     current.status === "finishing" ? { status: "finish_failed", finishError: reason.slice(0, 2000) } : null,

@@ -35,6 +35,8 @@ export async function runCampaignImages(services: Services, campaignId: number, 
 
 export async function failCampaignImages(services: Services, campaignId: number, additionId: string, reason: string): Promise<void> {
   await services.additions.update(campaignId, additionId, (current) =>
-    current.status === "succeeded" ? null : { status: "failed", error: (reason.trim() || "the addition failed without an error message").slice(0, 1000), dateFinished: contractTimestamp() },
+    current.status === "succeeded"
+      ? null
+      : { status: "failed", error: (reason.trim() || "the addition failed without an error message").slice(0, 1000), dateFinished: contractTimestamp() },
   );
 }

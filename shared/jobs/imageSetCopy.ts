@@ -161,7 +161,14 @@ async function copyOne(dropbox: DropboxScope, store: ImageFolderScope, imagesetI
       const { header, version } = await readHeader(dropbox, name);
       if (!header.ok) return { rejected: { name, reason: header.reason } };
       await store.copyIn(name, await dropbox.sourceUrl(name), version.etag, version.size);
-      const facts: ImageFacts = { blobPath: store.pathOf(name), imagesetId, imagesetTitle: title, filesize: version.size, sourceEtag: version.etag, ...header.header };
+      const facts: ImageFacts = {
+        blobPath: store.pathOf(name),
+        imagesetId,
+        imagesetTitle: title,
+        filesize: version.size,
+        sourceEtag: version.etag,
+        ...header.header,
+      };
       return { facts };
     } catch (error) {
       // Replaced while we worked on it: start over with the new version (a later pass catches a busy one).
@@ -189,7 +196,5 @@ async function readHeader(dropbox: DropboxScope, name: RelativePath): Promise<{ 
 /** After the last delivery failed: the set shows why instead of staying `processing`. */
 export async function failImageSetCopy(services: Services, imagesetId: number, reason: string): Promise<void> {
   const why = reason.trim() || "the copy job failed without an error message";
-  await services.imageSets.update(imagesetId, (current) =>
-    current.status === "processing" ? { status: "failed", failureReason: why.slice(0, 1000) } : null,
-  );
+  await services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? { status: "failed", failureReason: why.slice(0, 1000) } : null));
 }

@@ -52,11 +52,11 @@ export async function runMaskPlan(services: Services, exportId: string, log: Job
     if (claimed.renamedStem !== undefined) renames.push({ imageId: image.imageId, stem: claimed.renamedStem });
   }
   await services.exports.saveRenames(exportId, renames);
-  await output.getBlockBlobClient(`${options.outputFolder}/${LEGEND_NAME}`).upload(
-    JSON.stringify({ gt_mode: options.gtMode, background: 0, classes: classLabels.map((label, i) => ({ value: i + 1, label })) }, null, 2),
-    0,
-    { blobHTTPHeaders: { blobContentType: "application/json" } },
-  );
+  await output
+    .getBlockBlobClient(`${options.outputFolder}/${LEGEND_NAME}`)
+    .upload(JSON.stringify({ gt_mode: options.gtMode, background: 0, classes: classLabels.map((label, i) => ({ value: i + 1, label })) }, null, 2), 0, {
+      blobHTTPHeaders: { blobContentType: "application/json" },
+    });
   const naming = stats.result();
   await services.exports.update(exportId, (current) => ({
     status: "running",

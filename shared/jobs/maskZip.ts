@@ -40,9 +40,7 @@ export async function runMaskZip(services: Services, exportId: string, log: JobL
   const campaign = await services.campaigns.get(record.campaignId);
   const blobName = exportBlobName(record, campaign?.title ?? `campaign-${record.campaignId}`, ".zip");
   const zip = new ZipWriter({ mtime: new Date(record.dateCreated), compressionLevel: 1 });
-  const upload = output
-    .getBlockBlobClient(blobName)
-    .uploadStream(zip.output, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: "application/zip" } });
+  const upload = output.getBlockBlobClient(blobName).uploadStream(zip.output, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: "application/zip" } });
   let entries = 0;
   try {
     for await (const blob of output.listBlobsFlat({ prefix: `${options.outputFolder}/` })) {

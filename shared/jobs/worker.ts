@@ -4,6 +4,7 @@ import { isJobEnvelope, type JobType } from "../queue/messages.js";
 import { getServices } from "../services.js";
 import { jobs } from "./index.js";
 import { runDelivery, type LogSink } from "./runtime.js";
+import { stringColumn } from "../storage/rows.js";
 
 /** The part of the host's InvocationContext a worker uses. */
 export interface WorkerContextLike {
@@ -51,7 +52,7 @@ export function workerFunction(name: string, type: JobType): WorkerFunctionDefin
         envelope ? envelope.body : received,
         {
           // The envelope's id is the sender's (the one Service Bus would deduplicate on); the queue's own id otherwise.
-          messageId: String(envelope?.messageId ?? meta.messageId ?? meta.id ?? context.invocationId),
+          messageId: envelope?.messageId ?? stringColumn(meta, "messageId", stringColumn(meta, "id", context.invocationId)),
           deliveryCount: deliveriesOf(meta),
           invocationId: context.invocationId,
         },

@@ -84,4 +84,3 @@ export function checkClassIndex(classIndex: ReadonlyMap<string, number>): number
   }
   return max;
 }
-

@@ -38,25 +38,9 @@
 import sharp from "sharp";
 import type { StoredObject } from "../domain/labels.js";
 import { normaliseObject } from "../export/objects.js";
-import {
-  binaryLegend,
-  checkClassIndex,
-  instanceLegend,
-  MAX_MASK_VALUE,
-  semanticLegend,
-  type MaskLegend,
-} from "./legend.js";
+import { binaryLegend, checkClassIndex, instanceLegend, MAX_MASK_VALUE, semanticLegend, type MaskLegend } from "./legend.js";
 import { GT_MODES, type GtMode } from "./modes.js";
-import {
-  fillPolygon,
-  fillRect,
-  polygonCentroid,
-  setPixel,
-  strokePolygon,
-  strokeRect,
-  type MaskData,
-  type Raster,
-} from "./rasterize.js";
+import { fillPolygon, fillRect, polygonCentroid, setPixel, strokePolygon, strokeRect, type MaskData, type Raster } from "./rasterize.js";
 
 export { buildClassIndex } from "./legend.js";
 export type { LegendValue, MaskLegend } from "./legend.js";
@@ -91,7 +75,10 @@ const FOREGROUND = 255;
  */
 export async function renderMask(input: RenderMaskInput): Promise<RenderedMask> {
   const { width, height, mode } = input;
-  for (const [name, side] of [["width", width], ["height", height]] as const) {
+  for (const [name, side] of [
+    ["width", width],
+    ["height", height],
+  ] as const) {
     if (!Number.isInteger(side) || side < 1 || side > MAX_MASK_SIDE) {
       throw new RangeError(`mask ${name} must be an integer in 1..${MAX_MASK_SIDE} (got ${side})`);
     }
@@ -185,7 +172,7 @@ const POOL_MAX_BUFFERS = 4;
 const pool: MaskData[] = [];
 
 function takeBuffer(size: number, bitDepth: 8 | 16): MaskData {
-  const i = pool.findIndex((b) => b.length === size && (b instanceof Uint16Array) === (bitDepth === 16));
+  const i = pool.findIndex((b) => b.length === size && b instanceof Uint16Array === (bitDepth === 16));
   if (i >= 0) return pool.splice(i, 1)[0]!.fill(0);
   return bitDepth === 16 ? new Uint16Array(size) : new Uint8Array(size);
 }

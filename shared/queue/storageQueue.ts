@@ -32,7 +32,9 @@ export class StorageQueueJobSender implements JobSender {
     const parsed = jobSchemas[type].parse(body);
     const envelope: JobEnvelope = { type, messageId: options.messageId ?? randomUUID(), body: parsed };
     // A delayed message is sent invisible, the Storage-queue counterpart of a scheduled Service Bus message.
-    await this.queueService.getQueueClient(this.config.queue(type)).sendMessage(encode(envelope), options.delaySeconds ? { visibilityTimeout: options.delaySeconds } : {});
+    await this.queueService
+      .getQueueClient(this.config.queue(type))
+      .sendMessage(encode(envelope), options.delaySeconds ? { visibilityTimeout: options.delaySeconds } : {});
   }
 
   async close(): Promise<void> {}
@@ -248,7 +250,11 @@ export class StorageQueueWorker {
     let failure: unknown;
     try {
       envelope = decodeEnvelope(message.text);
-      await handler(envelope, { messageId: envelope.messageId ?? message.id, deliveryCount: countedDeliveries(dequeueCount, envelope), enqueuedTime: insertedOn });
+      await handler(envelope, {
+        messageId: envelope.messageId ?? message.id,
+        deliveryCount: countedDeliveries(dequeueCount, envelope),
+        enqueuedTime: insertedOn,
+      });
     } catch (error) {
       failure = error instanceof SyntaxError ? new PermanentJobError(`message is not a job envelope: ${error.message}`) : error;
     }

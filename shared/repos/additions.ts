@@ -32,7 +32,11 @@ export type AdditionChange = Partial<Pick<AdditionRecord, "status" | "done" | "d
 const PART_CHARS = 400_000;
 
 /** `<yyyymmddhhmmss>-<8 hex>` (UTC): sorts by creation time; getAddition refuses any other shape unread. */
-export const newAdditionId = (now = new Date()) => `${now.toISOString().replace(/[-:TZ.]/g, "").slice(0, 14)}-${randomBytes(4).toString("hex")}`;
+export const newAdditionId = (now = new Date()) =>
+  `${now
+    .toISOString()
+    .replace(/[-:TZ.]/g, "")
+    .slice(0, 14)}-${randomBytes(4).toString("hex")}`;
 
 /** Ids as sorted `[from, to]` runs: a set's images are mostly consecutive, so 100,000 ids are a few runs. */
 export function toRuns(ids: number[]): Array<[number, number]> {
@@ -89,7 +93,19 @@ export class AdditionStore {
       "create",
       { partitionKey: pk, rowKey: `${key}!part!${pad(i, 4)}`, ...toJsonColumns("text", text.slice(i * PART_CHARS, (i + 1) * PART_CHARS)) },
     ]);
-    actions.push(["create", { partitionKey: pk, rowKey: key, status: "queued", total: new Set(fields.imageIds).size, done: 0, parts, createdBy: fields.createdBy, dateCreated: fields.dateCreated }]);
+    actions.push([
+      "create",
+      {
+        partitionKey: pk,
+        rowKey: key,
+        status: "queued",
+        total: new Set(fields.imageIds).size,
+        done: 0,
+        parts,
+        createdBy: fields.createdBy,
+        dateCreated: fields.dateCreated,
+      },
+    ]);
     const plan = planTransactions(actions);
     if (plan.length !== 1) throw new RangeError(`addition of ${fields.imageIds.length} images does not fit one transaction`);
     await this.data.submitTransaction(plan[0]!);
@@ -110,7 +126,13 @@ export class AdditionStore {
 
   /** Additions of a campaign that have not ended. */
   async pending(campaignId: number): Promise<AdditionRecord[]> {
-    const rows = await queryAll(this.data, rowPrefix(this.partition(campaignId), "addition!", odata`status eq ${"queued"} or status eq ${"running"}`), ["status", "total", "done", "createdBy", "dateCreated"]);
+    const rows = await queryAll(this.data, rowPrefix(this.partition(campaignId), "addition!", odata`status eq ${"queued"} or status eq ${"running"}`), [
+      "status",
+      "total",
+      "done",
+      "createdBy",
+      "dateCreated",
+    ]);
     return rows.filter((row) => !String(row.rowKey).includes("!part!")).map((row) => toRecord(row, campaignId));
   }
 

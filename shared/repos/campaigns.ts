@@ -2,7 +2,20 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import type { CampaignStatus, ImageFilter } from "../domain/campaigns.js";
 import type { ExportFilter } from "../domain/exports.js";
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
-import { bucketOf, bucketOfGroup, BucketedSet, countAction, countRowChunks, countsOf, groupByBucket, groupByCountRow, groupOf, newestCounts, oldestCounts, type BucketCounts } from "../storage/buckets.js";
+import {
+  bucketOf,
+  bucketOfGroup,
+  BucketedSet,
+  countAction,
+  countRowChunks,
+  countsOf,
+  groupByBucket,
+  groupByCountRow,
+  groupOf,
+  newestCounts,
+  oldestCounts,
+  type BucketCounts,
+} from "../storage/buckets.js";
 import { DenseList, type Row } from "../storage/denseList.js";
 import { fromJsonColumns } from "../storage/jsonColumns.js";
 import { queryAll, rowPrefix } from "../storage/queries.js";
@@ -11,6 +24,7 @@ import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
 import { contractTimestamp } from "../domain/time.js";
 import type { ImageRecord } from "./images.js";
+import { stringColumn } from "../storage/rows.js";
 
 /** A campaign as stored: dates are contract timestamps (null until reached), `etag` guards updates, `labelerApikey` is its partner's key. */
 export interface CampaignRecord {
@@ -32,9 +46,7 @@ export interface CampaignRecord {
   etag: string;
 }
 
-export type CampaignChange = Partial<
-  Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes">
->;
+export type CampaignChange = Partial<Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes">>;
 
 /** One image's state inside a campaign. */
 export interface CampaignImage {
@@ -118,17 +130,17 @@ export function toCampaignImage(row: Record<string, unknown>): CampaignImage {
     blobPath: String(row.blobPath),
     width: Number(row.width),
     height: Number(row.height),
-    filetype: String(row.filetype ?? ""),
+    filetype: stringColumn(row, "filetype"),
     labelStatus: (row.labelStatus as LabelStatus) ?? "unlabeled",
     testData: row.testData === true,
-    countedAs: String(row.countedAs ?? ""),
+    countedAs: stringColumn(row, "countedAs"),
     objects: fromJsonColumns<StoredObject[]>(row, "objects", []),
     submittedBy: optionalString(row.submittedBy),
     firstLabeledAt: optionalString(row.firstLabeledAt),
     lastActivityAt: optionalString(row.lastActivityAt),
     reviewComment: optionalString(row.reviewComment),
     labelsBatch: optionalString(row.labelsBatch),
-    etag: String(row.etag ?? ""),
+    etag: stringColumn(row, "etag"),
   };
 }
 
@@ -271,7 +283,10 @@ export class CampaignStore {
       })),
       () => ({ [unlabeled]: 1 }),
     );
-    await this.indexImages(campaignId, images.map((i) => i.imageId));
+    await this.indexImages(
+      campaignId,
+      images.map((i) => i.imageId),
+    );
     return added;
   }
 
@@ -285,7 +300,11 @@ export class CampaignStore {
     );
     await mapLimit(batches, 8, ({ bucket, ids }) =>
       this.records.submitTransaction(
-        ids.map((id): TransactionAction => ["upsert", { partitionKey: `imagecampaigns!${pad(bucket)}`, rowKey: `${pad(id)}!${pad(campaignId)}`, campaignId }, "Replace"]),
+        ids.map((id): TransactionAction => [
+          "upsert",
+          { partitionKey: `imagecampaigns!${pad(bucket)}`, rowKey: `${pad(id)}!${pad(campaignId)}`, campaignId },
+          "Replace",
+        ]),
       ),
     );
   }
@@ -313,7 +332,10 @@ export class CampaignStore {
    */
   async findImages(campaignId: number, imageIds: number[]): Promise<Map<number, CampaignImage>> {
     const summary = await this.images(campaignId).summary.read();
-    return this.getImages(campaignId, imageIds.filter((id) => (summary.get(groupOf(id))?.total ?? 0) > 0));
+    return this.getImages(
+      campaignId,
+      imageIds.filter((id) => (summary.get(groupOf(id))?.total ?? 0) > 0),
+    );
   }
 
   /** A page of the campaign's images in image-id order, optionally filtered, with the total of the selection. */
@@ -338,7 +360,7 @@ export class CampaignStore {
     const set = this.images(campaignId);
     const groups = [...groupByCountRow(imageIds).keys()];
     const [rows, counts] = await Promise.all([set.getMany(imageIds), Promise.all(groups.map((group) => set.countRow(group)))]);
-    const countRows = new Map(groups.flatMap((group, i) => (counts[i] ? [[group, counts[i]!] as const] : [])));
+    const countRows = new Map(groups.flatMap((group, i) => (counts[i] ? [[group, counts[i]] as const] : [])));
     return { countRows, images: new Map([...rows].map(([id, row]) => [id, toCampaignImage(row)])) };
   }
 
@@ -358,7 +380,10 @@ export class CampaignStore {
     const before = new Map<number, BucketCounts>();
     const after = new Map<number, BucketCounts>();
     const actions: TransactionAction[] = changes.map(({ image, fields }) => {
-      const category = categoryOf((fields.labelStatus as LabelStatus | undefined) ?? image.labelStatus, (fields.testData as boolean | undefined) ?? image.testData);
+      const category = categoryOf(
+        (fields.labelStatus as LabelStatus | undefined) ?? image.labelStatus,
+        (fields.testData as boolean | undefined) ?? image.testData,
+      );
       if (category !== image.countedAs) {
         const group = groupOf(image.imageId);
         if (!after.has(group)) {
@@ -370,7 +395,12 @@ export class CampaignStore {
         if (image.countedAs) next.counters[image.countedAs] = (next.counters[image.countedAs] ?? 0) - 1;
         next.counters[category] = (next.counters[category] ?? 0) + 1;
       }
-      return ["update", { ...fields, partitionKey: set.partition(bucketOf(image.imageId)), rowKey: this.imageRowKey(image.imageId), countedAs: category }, "Merge", { etag: image.etag }];
+      return [
+        "update",
+        { ...fields, partitionKey: set.partition(bucketOf(image.imageId)), rowKey: this.imageRowKey(image.imageId), countedAs: category },
+        "Merge",
+        { etag: image.etag },
+      ];
     });
     for (const [group, counts] of after) {
       const row = countRows.get(group);
@@ -386,7 +416,11 @@ export class CampaignStore {
    * `done` reached `total` with this change, confirmed on the count rows themselves (the summary may lag
    * behind a bucket whose writer died before updating it).
    */
-  async recordCounts(campaignId: number, before: ReadonlyMap<number, BucketCounts>, after: ReadonlyMap<number, BucketCounts>): Promise<{ progress: Progress; reachedTotal: boolean }> {
+  async recordCounts(
+    campaignId: number,
+    before: ReadonlyMap<number, BucketCounts>,
+    after: ReadonlyMap<number, BucketCounts>,
+  ): Promise<{ progress: Progress; reachedTotal: boolean }> {
     const set = this.images(campaignId);
     await set.summary.record(after);
     const summary = await set.summary.read();

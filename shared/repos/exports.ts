@@ -6,6 +6,7 @@ import { queryAll, rowRange, type Row } from "../storage/queries.js";
 import { retryOnConflict } from "../storage/retry.js";
 import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
+import { stringColumn } from "../storage/rows.js";
 
 /** An export job's states: `queued` until a worker starts it, `running`, then `succeeded` (with a download) or `failed`. */
 export const EXPORT_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
@@ -74,14 +75,17 @@ interface FolderRow {
 
 const toFolderRow = (row: Record<string, unknown>): FolderRow => ({
   folder: String(row.folder),
-  owner: String(row.owner ?? ""),
+  owner: stringColumn(row, "owner"),
   claimedAt: Number(row.claimedAt ?? 0),
   etag: String(row.etag),
 });
 
 /** `<campaignId>-<yyyymmddhhmmss>-<random>`: names its campaign's partition and sorts by creation time. */
 export function newExportId(campaignId: number, now = new Date()): string {
-  return `${campaignId}-${now.toISOString().replace(/[-:TZ.]/g, "").slice(0, 14)}-${randomBytes(4).toString("hex")}`;
+  return `${campaignId}-${now
+    .toISOString()
+    .replace(/[-:TZ.]/g, "")
+    .slice(0, 14)}-${randomBytes(4).toString("hex")}`;
 }
 
 export function campaignOfExport(exportId: string): number | undefined {
@@ -95,7 +99,7 @@ function toRecord(row: Row): ExportRecord {
     exportId: String(row.rowKey),
     campaignId: Number(row.campaignId),
     format: String(row.format),
-    options: JSON.parse(String(row.options ?? "{}")) as Record<string, unknown>,
+    options: JSON.parse(stringColumn(row, "options", "{}")) as Record<string, unknown>,
     status: row.status as ExportStatus,
     createdBy: String(row.createdBy),
     dateCreated: String(row.dateCreated),
@@ -105,7 +109,7 @@ function toRecord(row: Row): ExportRecord {
     progressTotal: Number(row.progressTotal ?? 0),
     imageCount: Number(row.imageCount ?? 0),
     objectCount: Number(row.objectCount ?? 0),
-    warnings: JSON.parse(String(row.warnings || "[]")) as string[],
+    warnings: JSON.parse(stringColumn(row, "warnings") || "[]") as string[],
     warningCount: Number(row.warningCount ?? 0),
     blobName: text(row.blobName),
     error: text(row.error),
@@ -179,10 +183,13 @@ export class ExportStore {
    */
   async markUnitDone(exportId: string, unit: number, extra: { objects: number; warnings: string[] }): Promise<UnitProgress> {
     const units = this.units(exportId);
-    await units.add([{ id: unit, entity: { objects: extra.objects, warnings: JSON.stringify(extra.warnings.slice(0, 20)), warningCount: extra.warnings.length } }], () => ({
-      objects: extra.objects,
-      warnings: extra.warnings.length,
-    }));
+    await units.add(
+      [{ id: unit, entity: { objects: extra.objects, warnings: JSON.stringify(extra.warnings.slice(0, 20)), warningCount: extra.warnings.length } }],
+      () => ({
+        objects: extra.objects,
+        warnings: extra.warnings.length,
+      }),
+    );
     return this.unitProgress(exportId);
   }
 
@@ -201,7 +208,7 @@ export class ExportStore {
   async unitWarnings(exportId: string, limit = 100): Promise<string[]> {
     const warnings: string[] = [];
     for await (const rows of this.units(exportId).scan(odata`warningCount gt 0`, ["warnings"])) {
-      for (const row of rows) warnings.push(...(JSON.parse(String(row.warnings ?? "[]")) as string[]));
+      for (const row of rows) warnings.push(...(JSON.parse(stringColumn(row, "warnings", "[]")) as string[]));
       if (warnings.length >= limit) break;
     }
     return warnings.slice(0, limit);
@@ -228,7 +235,19 @@ export class ExportStore {
         // under its ETag, so a concurrent claim of that ancestor cannot slip in between.
         actions.push(
           row
-            ? ["update", { partitionKey: FOLDERS, rowKey: folderKey(row.folder), folder: row.folder, owner: "", claimedAt: row.owner ? now : row.claimedAt, touchedAt: now }, "Replace", { etag: row.etag }]
+            ? [
+                "update",
+                {
+                  partitionKey: FOLDERS,
+                  rowKey: folderKey(row.folder),
+                  folder: row.folder,
+                  owner: "",
+                  claimedAt: row.owner ? now : row.claimedAt,
+                  touchedAt: now,
+                },
+                "Replace",
+                { etag: row.etag },
+              ]
             : ["create", { partitionKey: FOLDERS, rowKey: folderKey(ancestors[i]!), folder: ancestors[i]!, owner: "", claimedAt: now, touchedAt: now }],
         );
       }

@@ -5,6 +5,7 @@ import { DenseList, type Row } from "../storage/denseList.js";
 import { queryPages, rowPrefix } from "../storage/queries.js";
 import { retryOnConflict } from "../storage/retry.js";
 import { pad } from "../storage/tableErrors.js";
+import { stringColumn } from "../storage/rows.js";
 
 /** An image set as stored; `blobstoragePath` is its dropbox container, `failureReason` why the copy job failed (while the set is `failed`). */
 export interface ImageSetRecord {
@@ -31,7 +32,7 @@ function toRecord(row: Row, imagesetId: number): ImageSetRecord {
     imagesetId,
     title: String(row.title),
     status: row.status as ImageSetStatus,
-    metadata: row.metadata ? (JSON.parse(String(row.metadata)) as Record<string, unknown>) : null,
+    metadata: row.metadata ? (JSON.parse(stringColumn(row, "metadata")) as Record<string, unknown>) : null,
     blobstoragePath: String(row.blobstoragePath),
     createdBy: String(row.createdBy),
     dateCreated: String(row.dateCreated),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { TableClient, } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import { BucketedSet } from "../storage/buckets.js";
 import type { Row } from "../storage/queries.js";
 import { KeyedSequence } from "../storage/sequence.js";

@@ -88,18 +88,29 @@ export class LabelBatchStore {
    * changed them. Throws BatchAbortedError when the batch's check job aborted it first.
    */
   async store(batch: LabelBatch, known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
-    const home = this.home(batch.campaignId, batch.entries.map((e) => e.imageId));
+    const home = this.home(
+      batch.campaignId,
+      batch.entries.map((e) => e.imageId),
+    );
     const history = batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, home, entry.imageId, entry.objects), "Replace"]);
     // What one transaction would hold: history, image rows, the batch row and the count row.
     const whole: TransactionAction[] = [
       ...history,
       ...batch.entries.map((e): TransactionAction => [
         "update",
-        { partitionKey: this.campaigns.imagePartition(batch.campaignId, e.imageId), rowKey: this.campaigns.imageRowKey(e.imageId), ...this.labelFields(batch, e.objects, known.get(e.imageId)!) },
+        {
+          partitionKey: this.campaigns.imagePartition(batch.campaignId, e.imageId),
+          rowKey: this.campaigns.imageRowKey(e.imageId),
+          ...this.labelFields(batch, e.objects, known.get(e.imageId)!),
+        },
         "Merge",
       ]),
       ["create", this.batchEntity(batch, home, "applied")],
-      ...[...groupByCountRow(batch.entries.map((e) => e.imageId)).keys()].map((group): TransactionAction => ["update", { partitionKey: home, rowKey: countRowKey(group) }, "Merge"]),
+      ...[...groupByCountRow(batch.entries.map((e) => e.imageId)).keys()].map((group): TransactionAction => [
+        "update",
+        { partitionKey: home, rowKey: countRowKey(group) },
+        "Merge",
+      ]),
     ];
     if (planTransactions(whole).length === 1) return this.storeInOne(batch, home, known);
     for (const transaction of planTransactions(history)) await this.data.submitTransaction(transaction);
@@ -126,7 +137,9 @@ export class LabelBatchStore {
       const state = row.state as BatchState;
       if (state !== "committed") return state;
       const batch: LabelBatch = { campaignId, batchId, committedAt: String(row.committedAt), submittedBy: String(row.submittedBy), entries: [] };
-      const staged = await mapLimit(imageIds, 16, (imageId) => readRow(this.data, this.campaigns.imagePartition(campaignId, imageId), historyKey(imageId, batchId)));
+      const staged = await mapLimit(imageIds, 16, (imageId) =>
+        readRow(this.data, this.campaigns.imagePartition(campaignId, imageId), historyKey(imageId, batchId)),
+      );
       batch.entries = staged.flatMap((r, i) => (r ? [{ imageId: imageIds[i]!, objects: fromJsonColumns<StoredObject[]>(r, "objects", []) }] : []));
       await this.apply(batch, batch.entries, new Map());
       await this.data.updateEntity({ partitionKey: home, rowKey: batchKey(batchId), state: "applied" }, "Merge");
@@ -144,7 +157,11 @@ export class LabelBatchStore {
     const states = new Map(await mapLimit(batches, 8, async ([batch, home]) => [batch, (await readRow(this.data, home, batchKey(batch)))?.state] as const));
     return rows
       .filter((row) => typeof row.batch !== "string" || states.get(row.batch) === "committed" || states.get(row.batch) === "applied")
-      .map((row) => ({ submittedBy: String(row.submittedBy), submittedAt: String(row.submittedAt), objects: fromJsonColumns<StoredObject[]>(row, "objects", []) }));
+      .map((row) => ({
+        submittedBy: String(row.submittedBy),
+        submittedAt: String(row.submittedAt),
+        objects: fromJsonColumns<StoredObject[]>(row, "objects", []),
+      }));
   }
 
   private async storeInOne(batch: LabelBatch, home: string, known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
@@ -176,7 +193,7 @@ export class LabelBatchStore {
       const set = this.campaigns.images(campaignId);
       const groups = [...groupByCountRow(ids).keys()];
       const rows = await Promise.all(groups.map((group) => set.countRow(group)));
-      return { countRows: new Map(groups.flatMap((group, i) => (rows[i] ? [[group, rows[i]!] as const] : []))), images: known };
+      return { countRows: new Map(groups.flatMap((group, i) => (rows[i] ? [[group, rows[i]] as const] : []))), images: known };
     }
     return this.campaigns.readImages(campaignId, ids);
   }

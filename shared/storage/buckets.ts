@@ -25,6 +25,7 @@ export const bucketKey = (bucket: number) => pad(bucket, 6);
 export const GROUP_SIZE = 100;
 /** The group whose count row counts an id: ids 0-99 are group 0, ten groups to a bucket. */
 export const groupOf = (id: number) => Math.floor(id / GROUP_SIZE);
+/** The bucket (partition of count rows) that holds a group's count row. */
 export const bucketOfGroup = (group: number) => Math.floor((group * GROUP_SIZE) / BUCKET_SIZE);
 
 /**
@@ -244,7 +245,10 @@ export class BucketedSet {
    * (also when nothing was new, so a retry after a crash brings it up to date). Returns how many items
    * this call added.
    */
-  async add(items: ReadonlyArray<{ id: number; entity: Record<string, unknown> }>, counters?: (entity: Record<string, unknown>) => Record<string, number>): Promise<number> {
+  async add(
+    items: ReadonlyArray<{ id: number; entity: Record<string, unknown> }>,
+    counters?: (entity: Record<string, unknown>) => Record<string, number>,
+  ): Promise<number> {
     const byId = new Map(items.map((item) => [item.id, item.entity]));
     const updates = new Map<number, BucketCounts>();
     // At most 99 items and the count row per transaction (a group holds up to 100 ids).
@@ -332,7 +336,8 @@ export class BucketedSet {
     if (start === undefined || limit <= 0) return { total, rows };
     // One range read per bucket from there on (skipping buckets with nothing selected), until the page is full.
     const buckets = new Map<number, number>();
-    for (const [group, counts] of summary) if (group >= start) buckets.set(bucketOfGroup(group), (buckets.get(bucketOfGroup(group)) ?? 0) + countOf(counts, counters));
+    for (const [group, counts] of summary)
+      if (group >= start) buckets.set(bucketOfGroup(group), (buckets.get(bucketOfGroup(group)) ?? 0) + countOf(counts, counters));
     for (const [bucket, matching] of buckets) {
       if (rows.length >= limit) break;
       if (matching === 0) continue;

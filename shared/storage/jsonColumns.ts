@@ -1,3 +1,5 @@
+import { stringColumn } from "./rows.js";
+
 /**
  * Table properties hold at most 64 KiB (32K UTF-16 characters) each, so large JSON values (polygons)
  * are split over numbered properties `<name>_0`, `<name>_1`, ... and joined on read.
@@ -23,11 +25,10 @@ export function fromJsonColumns<T>(entity: Record<string, unknown>, name: string
   const pieces = Number(entity[`${name}_n`] ?? 0);
   if (!pieces) return fallback;
   let text = "";
-  for (let i = 0; i < pieces; i++) text += String(entity[`${name}_${i}`] ?? "");
+  for (let i = 0; i < pieces; i++) text += stringColumn(entity, `${name}_${i}`);
   try {
     return JSON.parse(text) as T;
   } catch {
     return fallback;
   }
 }
-

@@ -47,7 +47,13 @@ function signerWith(blobService: BlobServiceClient, sign: Signer): SasSigner {
   const protocol = blobService.url.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
   return {
     async containerUrl(container, permissions, expiresOn) {
-      const query = await sign({ containerName: container, permissions: ContainerSASPermissions.parse(permissions), startsOn: startsOn(), expiresOn, protocol });
+      const query = await sign({
+        containerName: container,
+        permissions: ContainerSASPermissions.parse(permissions),
+        startsOn: startsOn(),
+        expiresOn,
+        protocol,
+      });
       return `${blobService.getContainerClient(container).url}?${query}`;
     },
     async blobUrl(container, blobName, permissions, expiresOn, options = {}) {

@@ -5,7 +5,7 @@ import { fromJsonColumns, toJsonColumns } from "./jsonColumns.js";
 import { queryAll, queryPages, rowRange, type Row } from "./queries.js";
 import { ConcurrencyError } from "../errors.js";
 import { backOff } from "./retry.js";
-import { readRow } from "./rows.js";
+import { readRow, stringColumn } from "./rows.js";
 import { isConflict, isNotFound, pad } from "./tableErrors.js";
 import { planTransactions } from "./transactions.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -157,9 +157,18 @@ export class KeyedSequence {
       const block: PendingBlock = { id: randomUUID(), from: lease.count, at: Date.now(), items: fresh };
       // One transaction: the count moves past the block, the block is recorded, the lease is given up.
       const head = this.headEntity({ count: lease.count + fresh.length, writer: "", leaseUntil: 0 });
-      const blockRow = { partitionKey: this.headPartition, rowKey: blockRowKey(block.id), from: block.from, at: block.at, ...toJsonColumns("items", block.items) };
+      const blockRow = {
+        partitionKey: this.headPartition,
+        rowKey: blockRowKey(block.id),
+        from: block.from,
+        at: block.at,
+        ...toJsonColumns("items", block.items),
+      };
       try {
-        await this.table.submitTransaction([["update", head, "Replace", { etag: lease.etag }], ["create", blockRow]]);
+        await this.table.submitTransaction([
+          ["update", head, "Replace", { etag: lease.etag }],
+          ["create", blockRow],
+        ]);
       } catch (error) {
         throw isConflict(error) ? new ConcurrencyError(`sequence ${this.base} (lease ran out)`) : error;
       }
@@ -217,10 +226,15 @@ export class KeyedSequence {
     const head = rows.find((row) => row.rowKey === "head");
     const pending = rows
       .filter((row) => String(row.rowKey).startsWith("block!"))
-      .map((row): PendingBlock => ({ id: String(row.rowKey).slice("block!".length), from: Number(row.from), at: Number(row.at), items: fromJsonColumns<SequenceItem[]>(row, "items", []) }));
+      .map((row): PendingBlock => ({
+        id: String(row.rowKey).slice("block!".length),
+        from: Number(row.from),
+        at: Number(row.at),
+        items: fromJsonColumns<SequenceItem[]>(row, "items", []),
+      }));
     return {
       count: Number(head?.count ?? 0),
-      writer: String(head?.writer ?? ""),
+      writer: stringColumn(head, "writer"),
       leaseUntil: Number(head?.leaseUntil ?? 0),
       etag: head ? String(head.etag) : undefined,
       pending,

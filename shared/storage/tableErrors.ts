@@ -6,9 +6,7 @@
 
 /** Status code of an Azure SDK RestError, or undefined for anything else. */
 export function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
-    ? error.statusCode
-    : undefined;
+  return typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : undefined;
 }
 
 /** The storage service's error code (e.g. `EntityAlreadyExists`, `UpdateConditionNotSatisfied`), when it gave one. */

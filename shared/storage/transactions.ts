@@ -42,7 +42,7 @@ function planWithinPartition(actions: TransactionAction[], maxOperations: number
   let current: TransactionAction[] = [];
   let bytes = 0;
   for (const action of actions) {
-    const size = entityBytes(action[1] as Record<string, unknown>);
+    const size = entityBytes(action[1]);
     if (current.length > 0 && (current.length >= maxOperations || bytes + size > MAX_TRANSACTION_BYTES)) {
       transactions.push(current);
       current = [];

@@ -19,10 +19,24 @@ afterAll(async () => stack?.stop());
 const seedImages = (count: number, title: string) => recordImages(stack.host.services, title, count);
 
 async function activeCampaign(title: string, email: string, imageIds: number[], translations?: Record<string, string>) {
-  const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email, ...(translations ? { label_translations: translations } : {}) });
+  const created = await call(stack, "POST", "/campaigns", stack.admin, {
+    title,
+    labeler_email: email,
+    ...(translations ? { label_translations: translations } : {}),
+  });
   expect(created.status).toBe(201);
   const id = created.body.campaign_id as number;
-  expect((await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, imageIds.map((i) => ({ id: i })))).body).toBe("ok");
+  expect(
+    (
+      await call(
+        stack,
+        "POST",
+        `/campaigns/${id}/images`,
+        stack.admin,
+        imageIds.map((i) => ({ id: i })),
+      )
+    ).body,
+  ).toBe("ok");
   expect((await call(stack, "PUT", `/campaigns/${id}`, stack.admin, { new_status: "active" })).body).toBe("ok");
   const token = created.body.access_token;
   return { id, token, partner: { "Authentication-Key": token.apikey, "Authentication-Secret": token.apisecret ?? "" } };
@@ -39,14 +53,24 @@ describe("campaigns and partners", () => {
     const overlap = Array.from({ length: 10 }, (_, b) => ids.slice(b * 20, b * 20 + 20));
     const responses = await Promise.all(
       [...batches, ...overlap].map((batch) =>
-        call(stack, "PUT", `/campaigns/${id}/objects`, partner, batch.map((imageId) => ({ image_id: imageId, objects: [{ label: "a", bounding_box: box(1, 1, 10, 10) }] }))),
+        call(
+          stack,
+          "PUT",
+          `/campaigns/${id}/objects`,
+          partner,
+          batch.map((imageId) => ({ image_id: imageId, objects: [{ label: "a", bounding_box: box(1, 1, 10, 10) }] })),
+        ),
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
-    const done = await waitFor("completed", async () => {
-      const c = (await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body;
-      return c.status === "completed" ? c : undefined;
-    }, 60_000);
+    const done = await waitFor(
+      "completed",
+      async () => {
+        const c = (await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body;
+        return c.status === "completed" ? c : undefined;
+      },
+      60_000,
+    );
     expect(done.progress).toEqual({ done: 200, total: 200 });
     // Let the duplicates drain, then check the count did not move past the total.
     await new Promise((r) => setTimeout(r, 1500));
@@ -95,7 +119,24 @@ describe("campaigns and partners", () => {
       [[good, { image_id: 999_999, objects: [] }], 422, /not part of this campaign/],
       [[good, { image_id: ids[1], objects: [{ label: "", bounding_box: box(0, 0, 1, 1) }] }], 422, /label/],
       [[{ ...good, extra: 1 }], 422, /extra|Unrecognized/i],
-      [[{ image_id: ids[0], objects: [{ label: "x", polygon: [[0, 0], [1, 1]] }] }], 422, /at least 3 points/],
+      [
+        [
+          {
+            image_id: ids[0],
+            objects: [
+              {
+                label: "x",
+                polygon: [
+                  [0, 0],
+                  [1, 1],
+                ],
+              },
+            ],
+          },
+        ],
+        422,
+        /at least 3 points/,
+      ],
       [[{ image_id: ids[0], objects: [{ label: "x", confidence: 2, bounding_box: box(0, 0, 1, 1) }] }], 422, /confidence/],
     ];
     for (const [body, status, detail] of cases) {
@@ -165,7 +206,9 @@ describe("campaigns and partners", () => {
     expect((await call(stack, "PUT", `/campaigns/${id}/review`, stack.admin, { image_ids: [ids[0], ids[1]], decision: "approve" })).body).toBe("ok");
     const noComment = await call(stack, "PUT", `/campaigns/${id}/review`, stack.admin, { image_ids: [ids[2]], decision: "reject" });
     expect(noComment.status).toBe(422);
-    expect((await call(stack, "PUT", `/campaigns/${id}/review`, stack.admin, { image_ids: [ids[2]], decision: "reject", comment: "box too loose" })).body).toBe("ok");
+    expect((await call(stack, "PUT", `/campaigns/${id}/review`, stack.admin, { image_ids: [ids[2]], decision: "reject", comment: "box too loose" })).body).toBe(
+      "ok",
+    );
     expect((await call(stack, "PUT", `/campaigns/${id}/test_data`, stack.admin, { image_ids: [ids[3]], test_data: true })).body).toBe("ok");
 
     // Rejection sends the image back: out of `done`, and the campaign is active again for the partner.

@@ -45,15 +45,23 @@ const BLUE = [20, 40, 120];
 const YELLOW = [250, 220, 30];
 
 async function imageA(): Promise<Buffer> {
-  const block = await sharp({ create: { width: 100, height: 80, channels: 3, background: { r: YELLOW[0]!, g: YELLOW[1]!, b: YELLOW[2]! } } }).png().toBuffer();
+  const block = await sharp({ create: { width: 100, height: 80, channels: 3, background: { r: YELLOW[0]!, g: YELLOW[1]!, b: YELLOW[2]! } } })
+    .png()
+    .toBuffer();
   return sharp({ create: { width: A.width, height: A.height, channels: 3, background: { r: BLUE[0]!, g: BLUE[1]!, b: BLUE[2]! } } })
     .composite([{ input: block, left: 100, top: 80 }])
     .png()
     .toBuffer();
 }
-const imageB = () => sharp({ create: { width: B.width, height: B.height, channels: 3, background: { r: 90, g: 140, b: 90 } } }).jpeg().toBuffer();
+const imageB = () =>
+  sharp({ create: { width: B.width, height: B.height, channels: 3, background: { r: 90, g: 140, b: 90 } } })
+    .jpeg()
+    .toBuffer();
 /** Random noise does not compress: a PNG of ~4.6 MB, over the console's 4 MiB single-request limit. */
-const imageC = () => sharp(randomBytes(C.width * C.height * 3), { raw: { width: C.width, height: C.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+const imageC = () =>
+  sharp(randomBytes(C.width * C.height * 3), { raw: { width: C.width, height: C.height, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 
 const shot = async (name: string) => {
   await page.screenshot({ path: path.join(SHOTS, `console-${name}.png`) });
@@ -110,7 +118,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-  if (process.env.TEST_LOG || process.env.UPDATE_SCREENSHOTS) console.log(`console.test.ts: ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
+  if (process.env.TEST_LOG || process.env.UPDATE_SCREENSHOTS)
+    console.log(`console.test.ts: ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
 });
 
 describe("console assets and the new routes over HTTP", () => {
@@ -250,11 +259,35 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     for (const image of images) ids[image.blobstorage_path.split("/").pop()] = image.image_id;
     labels[A.name] = [
       { label: "Plastic", confidence: 0.9, bounding_box: { xmin: 100, xmax: 200, ymin: 80, ymax: 160 } },
-      { label: "Wood", polygon: [[250, 40], [380, 40], [315, 140]] },
+      {
+        label: "Wood",
+        polygon: [
+          [250, 40],
+          [380, 40],
+          [315, 140],
+        ],
+      },
     ];
     labels[B.name] = [{ label: "Glass", bounding_box: { xmin: 20, xmax: 150, ymin: 30, ymax: 200 } }];
-    labels[C.name] = [{ label: "Plastic", bounding_box: { xmin: 300, xmax: 900, ymin: 200, ymax: 700 } }, { label: "Metal", polygon: [[10, 10], [400, 50], [200, 600], [20, 500]] }];
-    const submitted = await call(stack, "PUT", `/campaigns/${campaignId}/objects`, partner, Object.entries(labels).map(([name, objects]) => ({ image_id: ids[name], objects })));
+    labels[C.name] = [
+      { label: "Plastic", bounding_box: { xmin: 300, xmax: 900, ymin: 200, ymax: 700 } },
+      {
+        label: "Metal",
+        polygon: [
+          [10, 10],
+          [400, 50],
+          [200, 600],
+          [20, 500],
+        ],
+      },
+    ];
+    const submitted = await call(
+      stack,
+      "PUT",
+      `/campaigns/${campaignId}/objects`,
+      partner,
+      Object.entries(labels).map(([name, objects]) => ({ image_id: ids[name], objects })),
+    );
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(200);
 
     await page.goto(`${consoleUrl}#/campaigns/${campaignId}/review`);
@@ -270,7 +303,8 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     const scale = picture.width / A.width;
     expect(picture.height / A.height).toBeCloseTo(scale, 2);
     // (Chromium's box of an SVG shape includes half its stroke, 2.5 px wide on screen.)
-    const within = (actual: number, expected: number, what: string) => expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(1.6);
+    const within = (actual: number, expected: number, what: string) =>
+      expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(1.6);
     within(drawn.x, picture.x + 100 * scale, "left");
     within(drawn.y, picture.y + 80 * scale, "top");
     within(drawn.x + drawn.width, picture.x + 200 * scale, "right");
@@ -281,7 +315,8 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     const png = await tile.screenshot();
     const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const at = (x: number, y: number) => {
-      const px = Math.min(info.width - 1, Math.round(x * scale)), py = Math.min(info.height - 1, Math.round(y * scale));
+      const px = Math.min(info.width - 1, Math.round(x * scale)),
+        py = Math.min(info.height - 1, Math.round(y * scale));
       const i = (py * info.width + px) * 3;
       return [data[i]!, data[i + 1]!, data[i + 2]!];
     };
@@ -291,7 +326,10 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     expect(at(50, 250), "outside every label: the blue background").toSatisfy((p: number[]) => near(p, BLUE, 25));
     expect(at(350, 250), "outside every label: the blue background").toSatisfy((p: number[]) => near(p, BLUE, 25));
     const edge = [-1, 0, 1].map((d) => at(100 + d / scale, 120));
-    expect(edge.some((p) => near(p, stroke, 60)), `the box's left edge in ${color}: ${JSON.stringify(edge)}`).toBe(true);
+    expect(
+      edge.some((p) => near(p, stroke, 60)),
+      `the box's left edge in ${color}: ${JSON.stringify(edge)}`,
+    ).toBe(true);
     await shot("review");
   });
 
@@ -357,7 +395,7 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     await job.waitFor({ timeout: 30_000 });
     const exportId = (await job.getAttribute("data-export-id"))!;
     const [download] = await Promise.all([page.waitForEvent("download"), job.getByRole("link", { name: "Download" }).click()]);
-    const downloaded = readFileSync((await download.path())!);
+    const downloaded = readFileSync(await download.path());
     const viaApi = (await call(stack, "GET", `/exports/${exportId}`, stack.admin)).body;
     const served = Buffer.from(await (await fetch(viaApi.download_url)).arrayBuffer());
     expect(downloaded.equals(served)).toBe(true);
@@ -374,11 +412,15 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     await page.evaluate(() => scrollTo(0, 0));
     await shot("exports");
     await masks.getByRole("button", { name: "Show a few masks" }).click();
-    await page.waitForFunction(() => {
-      const canvases = [...document.querySelectorAll(".mask-pairs canvas")] as HTMLCanvasElement[];
-      const images = [...document.querySelectorAll(".mask-pairs img")] as HTMLImageElement[];
-      return canvases.length === 2 && canvases.every((c) => c.width > 1) && images.every((i) => i.complete && i.naturalWidth > 0);
-    }, undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => {
+        const canvases = [...document.querySelectorAll(".mask-pairs canvas")] as HTMLCanvasElement[];
+        const images = [...document.querySelectorAll(".mask-pairs img")] as HTMLImageElement[];
+        return canvases.length === 2 && canvases.every((c) => c.width > 1) && images.every((i) => i.complete && i.naturalWidth > 0);
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
     await page.locator(".mask-pairs").scrollIntoViewIfNeeded();
     await shot("exports-masks");
   });
@@ -411,7 +453,9 @@ describe("GET /images/{id}/thumbnail and GET /images/thumbnails are authorised l
     const set = await call(stack, "POST", "/image_sets", stack.admin, { title: `${stack.config.prefix}-thumbs` });
     const url = new URL(set.body.dropbox_url);
     url.pathname += "/wide.png";
-    const wide = await sharp({ create: { width: 1000, height: 400, channels: 3, background: "#336699" } }).png().toBuffer();
+    const wide = await sharp({ create: { width: 1000, height: 400, channels: 3, background: "#336699" } })
+      .png()
+      .toBuffer();
     expect((await fetch(url, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: wide as BodyInit })).status).toBe(201);
     await call(stack, "PUT", `/image_sets/${set.body.imageset_id}`, stack.admin, { new_status: "finished" });
     await waitFor("set finished", async () => (await call(stack, "GET", `/image_sets/${set.body.imageset_id}`, stack.admin)).body.status === "finished");
@@ -453,7 +497,9 @@ describe("GET /images/{id}/thumbnail and GET /images/thumbnails are authorised l
     expect(inline.equals(bytes)).toBe(true);
     expect(many.body.thumbnails[1]).toEqual({ image_id: 999999, status: 404, detail: "image 999999 does not exist" });
     expect((await call(stack, "GET", `/images/thumbnails?ids=${imageId}`, key(own))).body.thumbnails[0].url).toMatch(/^http/);
-    expect((await call(stack, "GET", `/images/thumbnails?ids=${imageId}`, key(other))).body.thumbnails).toEqual([{ image_id: imageId, status: 404, detail: `image ${imageId} does not exist` }]);
+    expect((await call(stack, "GET", `/images/thumbnails?ids=${imageId}`, key(other))).body.thumbnails).toEqual([
+      { image_id: imageId, status: 404, detail: `image ${imageId} does not exist` },
+    ]);
     expect((await call(stack, "GET", `/images/thumbnails?ids=${imageId}`, key(own))).body.thumbnails[0].data_url).toBeUndefined();
     for (const bad of ["ids=abc", "ids=", "ids=1,,2", `ids=${Array.from({ length: 101 }, (_, i) => i + 1).join(",")}`, "ids=1&size=7", ""]) {
       const r = await call(stack, "GET", `/images/thumbnails?${bad}`, stack.admin);
@@ -461,7 +507,11 @@ describe("GET /images/{id}/thumbnail and GET /images/thumbnails are authorised l
     }
 
     const me = await call(stack, "GET", "/me", key(own));
-    expect(me.body).toMatchObject({ role: "labeler", email: "thumbs-own@example.com", campaigns: [{ campaign_id: own.body.campaign_id, title: "thumbs-own", status: "active", progress: { done: 0, total: 1 }, access_ended: false }] });
+    expect(me.body).toMatchObject({
+      role: "labeler",
+      email: "thumbs-own@example.com",
+      campaigns: [{ campaign_id: own.body.campaign_id, title: "thumbs-own", status: "active", progress: { done: 0, total: 1 }, access_ended: false }],
+    });
     const rejected = await call(stack, "GET", `/campaigns/${own.body.campaign_id}/rejected`, key(own));
     expect(rejected.status).toBe(200);
     expect(rejected.body.images).toEqual([]);

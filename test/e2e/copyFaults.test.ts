@@ -66,10 +66,14 @@ describe("copy job faults", () => {
       stdio: "ignore",
     });
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    const atKill = await waitFor("half the images recorded", async () => {
-      const n = await stack.host.services.images.memberCount(id);
-      return n >= 64 ? n : undefined;
-    }, 60_000);
+    const atKill = await waitFor(
+      "half the images recorded",
+      async () => {
+        const n = await stack.host.services.images.memberCount(id);
+        return n >= 64 ? n : undefined;
+      },
+      60_000,
+    );
     child.kill("SIGKILL");
     await exited;
     const afterKill = await stack.host.services.images.memberCount(id);

@@ -17,7 +17,18 @@ async function storeImages(title: string, sizes: Array<[number, number]>): Promi
     const blobPath = `uploads/${title}/img-${i}.png`;
     const bytes = await png(width, height, i);
     await container.getBlockBlobClient(blobPath).uploadData(bytes);
-    facts.push({ blobPath, imagesetId: 1, imagesetTitle: title, width, height, filesize: bytes.length, filetype: "PNG", dateTaken: null, lat: null, lon: null });
+    facts.push({
+      blobPath,
+      imagesetId: 1,
+      imagesetTitle: title,
+      width,
+      height,
+      filesize: bytes.length,
+      filetype: "PNG",
+      dateTaken: null,
+      lat: null,
+      lon: null,
+    });
   }
   return (await stack.host.services.images.record(facts)).map((r) => r.imageId);
 }
@@ -37,14 +48,42 @@ async function runExport(body: Record<string, unknown>, path = `/campaigns/${cam
 
 beforeAll(async () => {
   stack = await startTestStack();
-  ids = await storeImages("exp", [[20, 10], [16, 16], [30, 20], [8, 8]]);
-  const created = await call(stack, "POST", "/campaigns", stack.admin, { title: "exports", labeler_email: "exp@example.com", label_translations: { Kat: "cat" } });
+  ids = await storeImages("exp", [
+    [20, 10],
+    [16, 16],
+    [30, 20],
+    [8, 8],
+  ]);
+  const created = await call(stack, "POST", "/campaigns", stack.admin, {
+    title: "exports",
+    labeler_email: "exp@example.com",
+    label_translations: { Kat: "cat" },
+  });
   campaignId = created.body.campaign_id;
-  await call(stack, "POST", `/campaigns/${campaignId}/images`, stack.admin, ids.map((id) => ({ id })));
+  await call(
+    stack,
+    "POST",
+    `/campaigns/${campaignId}/images`,
+    stack.admin,
+    ids.map((id) => ({ id })),
+  );
   await call(stack, "PUT", `/campaigns/${campaignId}`, stack.admin, { new_status: "active" });
   const partner = { "Authentication-Key": created.body.access_token.apikey, "Authentication-Secret": created.body.access_token.apisecret };
   const labels = [
-    { image_id: ids[0], objects: [{ label: "Kat", confidence: 0.9, bounding_box: { xmin: 2, xmax: 12, ymin: 1, ymax: 5 } }, { label: "dog", polygon: [[0, 0], [8, 0], [0, 6]] }] },
+    {
+      image_id: ids[0],
+      objects: [
+        { label: "Kat", confidence: 0.9, bounding_box: { xmin: 2, xmax: 12, ymin: 1, ymax: 5 } },
+        {
+          label: "dog",
+          polygon: [
+            [0, 0],
+            [8, 0],
+            [0, 6],
+          ],
+        },
+      ],
+    },
     { image_id: ids[1], objects: [] },
     { image_id: ids[2], objects: [{ label: "dog", bounding_box: { xmin: 0, xmax: 30, ymin: 0, ymax: 20 } }] },
   ];
@@ -77,7 +116,10 @@ describe("export jobs through the API", () => {
     const { job, file } = await runExport({ format: "coco", label_status: "user_complete" });
     const coco = JSON.parse(file.toString());
     expect(job.download_url).toMatch(/\.json\?/);
-    expect(coco.categories.map((c: any) => [c.id, c.name])).toEqual([[1, "cat"], [2, "dog"]]);
+    expect(coco.categories.map((c: any) => [c.id, c.name])).toEqual([
+      [1, "cat"],
+      [2, "dog"],
+    ]);
     expect(coco.images.map((i: any) => [i.id, i.file_name, i.width, i.height])).toEqual([
       [ids[0], "uploads/exp/img-0.png", 20, 10],
       [ids[1], "uploads/exp/img-1.png", 16, 16],
@@ -129,7 +171,11 @@ describe("export jobs through the API", () => {
   });
 
   it("renders ground-truth masks with the S3Label call, beside copies of the images, zipped", async () => {
-    const { job, file } = await runExport({ output_folder: "gt/run1", suffix: "_gt4", gt_mode: "filled_polygon", label_status: "user_complete" }, `/campaigns/${campaignId}/label_images`, "PUT");
+    const { job, file } = await runExport(
+      { output_folder: "gt/run1", suffix: "_gt4", gt_mode: "filled_polygon", label_status: "user_complete" },
+      `/campaigns/${campaignId}/label_images`,
+      "PUT",
+    );
     expect(job.format).toBe("masks");
     expect(job.progress).toEqual({ done: 3, total: 3 });
     const zip = await readZip(file);
@@ -150,10 +196,13 @@ describe("export jobs through the API", () => {
     expect([meta.width, meta.height, meta.channels]).toEqual([30, 20, 1]);
     const pixels = await sharp(mask).extractChannel(0).raw().toBuffer();
     expect(pixels.every((v) => v === 255)).toBe(true);
-    const empty = await sharp(zip.get("uploads/exp/img-1_gt4.png")!).extractChannel(0).raw().toBuffer();
+    const empty = await sharp(zip.get("uploads/exp/img-1_gt4.png")).extractChannel(0).raw().toBuffer();
     expect(empty.every((v) => v === 0)).toBe(true);
     // The copied image is the stored image, byte for byte.
-    const stored = await stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer).getBlobClient("uploads/exp/img-0.png").downloadToBuffer();
+    const stored = await stack.host.services.clients.blobService
+      .getContainerClient(stack.config.imageContainer)
+      .getBlobClient("uploads/exp/img-0.png")
+      .downloadToBuffer();
     expect(zip.get("uploads/exp/img-0.png")!.equals(stored)).toBe(true);
 
     // The folder is the job's own: a folder around it or inside it is refused, naming the job.
@@ -163,15 +212,24 @@ describe("export jobs through the API", () => {
       expect(refused.body.detail).toContain(`belongs to export ${job.export_id}`);
     }
 
-    const semantic = await readZip((await runExport({ format: "masks", output_folder: "gt/sem", gt_mode: "filled_semantic", label_status: "user_complete" })).file);
+    const semantic = await readZip(
+      (await runExport({ format: "masks", output_folder: "gt/sem", gt_mode: "filled_semantic", label_status: "user_complete" })).file,
+    );
     const legend = JSON.parse(semantic.get("legend.json")!.toString());
-    expect(legend.classes).toEqual([{ value: 1, label: "cat" }, { value: 2, label: "dog" }]);
-    const sem = await sharp(semantic.get("uploads/exp/img-2_gt.png")!).extractChannel(0).raw().toBuffer();
+    expect(legend.classes).toEqual([
+      { value: 1, label: "cat" },
+      { value: 2, label: "dog" },
+    ]);
+    const sem = await sharp(semantic.get("uploads/exp/img-2_gt.png")).extractChannel(0).raw().toBuffer();
     expect(sem.every((v) => v === 2)).toBe(true);
   });
 
   it("answers the latest labels S3Label-style, paged", async () => {
-    const r = await call(stack, "POST", `/campaigns/${campaignId}/latest_labels`, stack.admin, { label_status: "user_complete", test_images: false, per_page: 1 });
+    const r = await call(stack, "POST", `/campaigns/${campaignId}/latest_labels`, stack.admin, {
+      label_status: "user_complete",
+      test_images: false,
+      per_page: 1,
+    });
     expect(r.status).toBe(200);
     expect(r.body.pagination).toMatchObject({ total: 2, pages: 2, per_page: 1 });
     expect(r.body.labels[0]).toMatchObject({ image_id: ids[0], label_status: "admin_complete" });

@@ -41,7 +41,16 @@ const RUNS_FACTOR = Number(process.env.HOSTILE_RUNS ?? 1);
 const fileStart = Date.now();
 
 /** The limits the API is adopting (shared/domain/inputRules.ts LIMITS), restated so the tests pin them. */
-const RULES = { labelLength: 256, jsonFieldBytes: 16 * 1024, jsonFieldDepth: 20, bodyDepth: 64, polygonPoints: 10_000, objectsPerImage: 5_000, imagesPerBatch: 1_000, objectsJsonChars: 420_000 };
+const RULES = {
+  labelLength: 256,
+  jsonFieldBytes: 16 * 1024,
+  jsonFieldDepth: 20,
+  bodyDepth: 64,
+  polygonPoints: 10_000,
+  objectsPerImage: 5_000,
+  imagesPerBatch: 1_000,
+  objectsJsonChars: 420_000,
+};
 
 // ---------------------------------------------------------------------------------------------------
 // The stack and its small dataset
@@ -81,10 +90,21 @@ const IMAGE_SIZE = 1000;
 const seedImages = (count: number) => recordImages(stack.host.services, "hostile", count, { width: IMAGE_SIZE, height: IMAGE_SIZE });
 
 async function campaign(title: string, email: string, imageIds: number[], active: boolean, translations?: Record<string, string>): Promise<CampaignFixture> {
-  const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email, metadata: { purpose: "hostile" }, ...(translations ? { label_translations: translations } : {}) });
+  const created = await call(stack, "POST", "/campaigns", stack.admin, {
+    title,
+    labeler_email: email,
+    metadata: { purpose: "hostile" },
+    ...(translations ? { label_translations: translations } : {}),
+  });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const id = created.body.campaign_id as number;
-  const added = await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, imageIds.map((i) => ({ id: i })));
+  const added = await call(
+    stack,
+    "POST",
+    `/campaigns/${id}/images`,
+    stack.admin,
+    imageIds.map((i) => ({ id: i })),
+  );
   expect(added.status, JSON.stringify(added.body)).toBe(200);
   if (active) expect((await call(stack, "PUT", `/campaigns/${id}`, stack.admin, { new_status: "active" })).status).toBe(200);
   return { id, title, imageIds, key: created.body.access_token.apikey, secret: created.body.access_token.apisecret };
@@ -99,7 +119,10 @@ async function buildFixture(): Promise<Fixture> {
   // A few real blobs, so the snapshot watches blobs too.
   const images = stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer);
   for (const i of [0, 1, 2]) await images.getBlockBlobClient(`uploads/hostile/img-${i}.png`).upload("png", 3);
-  await stack.host.services.clients.blobService.getContainerClient(stack.config.exportContainer).getBlockBlobClient("downloads/earlier.csv").upload("a,b\r\n", 5);
+  await stack.host.services.clients.blobService
+    .getContainerClient(stack.config.exportContainer)
+    .getBlockBlobClient("downloads/earlier.csv")
+    .upload("a,b\r\n", 5);
 
   const sets: number[] = [];
   for (const title of [`${prefix}-set-a`, `${prefix}-set-b`]) {
@@ -219,7 +242,17 @@ async function send(request: RawRequest): Promise<Outcome> {
 }
 
 /** Signs of a stack trace or a source path (checked on the raw answer and on its decoded detail). */
-const STACK_TRACE = [/(\n|\\n)\s*at \S/, / {4}at \S/, /\bat [\w.<>$]+ \((file:|node:|\/)/, /\/shared\//, /\/functions\//, /\/scripts\//, /node_modules/, /\.[cm]?[tj]s:\d+/, /node:internal/];
+const STACK_TRACE = [
+  /(\n|\\n)\s*at \S/,
+  / {4}at \S/,
+  /\bat [\w.<>$]+ \((file:|node:|\/)/,
+  /\/shared\//,
+  /\/functions\//,
+  /\/scripts\//,
+  /node_modules/,
+  /\.[cm]?[tj]s:\d+/,
+  /node:internal/,
+];
 
 function shorten(text: string, max = 600): string {
   const shown = JSON.stringify(text.length > max ? text.slice(0, max) : text);
@@ -240,11 +273,14 @@ function violations(built: Built, outcome: Outcome): string[] {
       out.push(`a ${response.status} whose body is not JSON: ${shorten(response.text, 200)}`);
     }
     if (body !== undefined) {
-      if (!body || typeof body !== "object" || typeof body.detail !== "string") out.push(`a ${response.status} without a string "detail": ${shorten(response.text, 200)}`);
+      if (!body || typeof body !== "object" || typeof body.detail !== "string")
+        out.push(`a ${response.status} without a string "detail": ${shorten(response.text, 200)}`);
       else if (body.detail.trim() === "") out.push(`a ${response.status} with an empty "detail"`);
-      if (body && typeof body === "object" && body.status !== response.status) out.push(`a ${response.status} whose JSON "status" is ${JSON.stringify(body?.status)}`);
+      if (body && typeof body === "object" && body.status !== response.status)
+        out.push(`a ${response.status} whose JSON "status" is ${JSON.stringify(body?.status)}`);
     }
-    if (!/json/i.test(response.headers["content-type"] ?? "")) out.push(`a ${response.status} with Content-Type ${JSON.stringify(response.headers["content-type"] ?? null)}, not JSON`);
+    if (!/json/i.test(response.headers["content-type"] ?? ""))
+      out.push(`a ${response.status} with Content-Type ${JSON.stringify(response.headers["content-type"] ?? null)}, not JSON`);
   }
   let detail = "";
   try {
@@ -256,7 +292,8 @@ function violations(built: Built, outcome: Outcome): string[] {
   if (leaked && response.status >= 400) out.push(`the answer holds stack-trace or source-path text (${leaked}): ${shorten(response.text, 300)}`);
   if (response.status >= 400 && outcome.before && outcome.after) {
     const changes = diffSnapshots(outcome.before, outcome.after);
-    if (changes.length) out.push(`${response.status >= 500 ? "failed" : "refused"} with ${response.status}, yet storage changed:\n      ${changes.join("\n      ")}`);
+    if (changes.length)
+      out.push(`${response.status >= 500 ? "failed" : "refused"} with ${response.status}, yet storage changed:\n      ${changes.join("\n      ")}`);
   }
   if (built.expect && !built.expect.statuses.includes(response.status)) {
     out.push(`expected ${built.expect.statuses.join(" or ")} (${built.expect.why}), got ${response.status}`);
@@ -304,11 +341,14 @@ function kindOf(built: Built, line: string): string {
 async function exercise(built: Built): Promise<Outcome> {
   const outcome = await send(built.request);
   const broken = violations(built, outcome);
-  if (process.env.HOSTILE_TRACE) console.log(`${outcome.response.status} ${built.request.method} ${built.request.target.slice(0, 100)} | ${built.description.slice(0, 160)} | ${outcome.response.text.slice(0, 160)}${broken.length ? ` | BROKEN ${broken.length}` : ""}`);
+  if (process.env.HOSTILE_TRACE)
+    console.log(
+      `${outcome.response.status} ${built.request.method} ${built.request.target.slice(0, 100)} | ${built.description.slice(0, 160)} | ${outcome.response.text.slice(0, 160)}${broken.length ? ` | BROKEN ${broken.length}` : ""}`,
+    );
   if (broken.length) {
     const message = failureMessage(built, outcome, broken);
     if (!SURVEY) throw new Error(message);
-    const size = typeof built.request.body === "string" ? built.request.body.length : built.request.body?.length ?? 0;
+    const size = typeof built.request.body === "string" ? built.request.body.length : (built.request.body?.length ?? 0);
     for (const line of broken) {
       const kind = kindOf(built, line);
       const seen = survey.get(kind);
@@ -324,7 +364,15 @@ async function exercise(built: Built): Promise<Outcome> {
 }
 
 /** Runs a property under the file's fuzzing budget; `share` is this property's part of what is left. */
-async function runProperty<T>(name: string, seedOffset: number, numRuns: number, share: number, arb: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, examples: T[] = []) {
+async function runProperty<T>(
+  name: string,
+  seedOffset: number,
+  numRuns: number,
+  share: number,
+  arb: fc.Arbitrary<T>,
+  predicate: (value: T) => Promise<void>,
+  examples: T[] = [],
+) {
   const remaining = FUZZ_BUDGET_MS - (Date.now() - fileStart);
   const limit = Math.max(3_000, Math.floor(remaining * share));
   const seed = SEED + seedOffset;
@@ -336,7 +384,13 @@ async function runProperty<T>(name: string, seedOffset: number, numRuns: number,
       runs++;
       await predicate(value);
     }),
-    { numRuns: Math.round(numRuns * RUNS_FACTOR), seed, examples: examples.map((e) => [e] as [T]), plugins: [fc.interruptAfterTimeLimit(limit)], includeErrorInReport: true },
+    {
+      numRuns: Math.round(numRuns * RUNS_FACTOR),
+      seed,
+      examples: examples.map((e) => [e] as [T]),
+      plugins: [fc.interruptAfterTimeLimit(limit)],
+      includeErrorInReport: true,
+    },
   );
   if (process.env.HOSTILE_VERBOSE) console.log(`${name}: ${runs} runs in ${Date.now() - started} ms (limit ${limit} ms, seed ${seed})`);
 }
@@ -357,8 +411,16 @@ function finishSurvey(property: string) {
 // Credentials
 
 function authFor(who: Who | CampaignFixture): Array<[string, string]> {
-  if (typeof who === "object") return [["Authentication-Key", who.key], ["Authentication-Secret", who.secret]];
-  if (who === "admin") return [["Authentication-Key", fx.admin.key], ["Authentication-Secret", fx.admin.secret]];
+  if (typeof who === "object")
+    return [
+      ["Authentication-Key", who.key],
+      ["Authentication-Secret", who.secret],
+    ];
+  if (who === "admin")
+    return [
+      ["Authentication-Key", fx.admin.key],
+      ["Authentication-Secret", fx.admin.secret],
+    ];
   if (who === "partnerA") return authFor(fx.a);
   if (who === "partnerB") return authFor(fx.b);
   return [];
@@ -377,29 +439,184 @@ const AUTH_VARIANTS: AuthVariant[] = [
   { name: "no credentials", kind: "bad", headers: () => [] },
   { name: "key only", kind: "bad", headers: () => [[K, fx.admin.key]] },
   { name: "secret only", kind: "bad", headers: () => [[S, fx.admin.secret]] },
-  { name: "both empty", kind: "bad", headers: () => [[K, ""], [S, ""]] },
-  { name: "whitespace key", kind: "bad", headers: () => [[K, "   "], [S, fx.admin.secret]] },
-  { name: "admin key, wrong secret", kind: "bad", headers: () => [[K, fx.admin.key], [S, "wrong-secret"]] },
-  { name: "admin key, empty secret", kind: "bad", headers: () => [[K, fx.admin.key], [S, ""]] },
-  { name: "admin key upper-cased", kind: "bad", headers: () => [[K, fx.admin.key.toUpperCase()], [S, fx.admin.secret]] },
-  { name: "homoglyph admin key (Cyrillic е)", kind: "bad", headers: () => [[K, fx.admin.key.replace("e", "е")], [S, fx.admin.secret]] },
-  { name: "key 8 KB", kind: "bad", headers: () => [[K, "k".repeat(8_000)], [S, fx.admin.secret]] },
-  { name: "secret 8 KB", kind: "bad", headers: () => [[K, fx.admin.key], [S, "s".repeat(8_000)]] },
-  { name: "key 64 KB (over the header limit)", kind: "oversized", headers: () => [[K, "k".repeat(64_000)], [S, fx.admin.secret]] },
-  { name: "unicode key", kind: "bad", headers: () => [[K, "ключ-🔑-κλειδί"], [S, "秘密"]] },
-  { name: "unicode secret on the admin key", kind: "bad", headers: () => [[K, fx.admin.key], [S, `${fx.admin.secret}é`]] },
-  { name: "tab inside the key", kind: "bad", headers: () => [[K, `test\tadmin-key`], [S, fx.admin.secret]] },
-  { name: "NUL in the key", kind: "parser", headers: () => [[K, `${fx.admin.key}\u0000`], [S, fx.admin.secret]] },
-  { name: "SOH in the secret", kind: "parser", headers: () => [[K, fx.admin.key], [S, `\u0001${fx.admin.secret}`]] },
-  { name: "ESC sequence in the key", kind: "parser", headers: () => [[K, "\u001b[31mred"], [S, "x"]] },
-  { name: "DEL in the key", kind: "parser", headers: () => [[K, "\u007f"], [S, "x"]] },
-  { name: "vertical tab in the secret", kind: "parser", headers: () => [[K, fx.admin.key], [S, "\u000b"]] },
-  { name: "key twice", kind: "bad", headers: () => [[K, fx.admin.key], [K, fx.admin.key], [S, fx.admin.secret]] },
-  { name: "OData-looking key", kind: "bad", headers: () => [[K, "x' or PartitionKey ne '"], [S, "x"]] },
-  { name: "partner A key, partner B secret", kind: "bad", headers: () => [[K, fx.a.key], [S, fx.b.secret]] },
-  { name: "admin key, partner A secret", kind: "bad", headers: () => [[K, fx.admin.key], [S, fx.a.secret]] },
+  {
+    name: "both empty",
+    kind: "bad",
+    headers: () => [
+      [K, ""],
+      [S, ""],
+    ],
+  },
+  {
+    name: "whitespace key",
+    kind: "bad",
+    headers: () => [
+      [K, "   "],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "admin key, wrong secret",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, "wrong-secret"],
+    ],
+  },
+  {
+    name: "admin key, empty secret",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, ""],
+    ],
+  },
+  {
+    name: "admin key upper-cased",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key.toUpperCase()],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "homoglyph admin key (Cyrillic е)",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key.replace("e", "е")],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "key 8 KB",
+    kind: "bad",
+    headers: () => [
+      [K, "k".repeat(8_000)],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "secret 8 KB",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, "s".repeat(8_000)],
+    ],
+  },
+  {
+    name: "key 64 KB (over the header limit)",
+    kind: "oversized",
+    headers: () => [
+      [K, "k".repeat(64_000)],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "unicode key",
+    kind: "bad",
+    headers: () => [
+      [K, "ключ-🔑-κλειδί"],
+      [S, "秘密"],
+    ],
+  },
+  {
+    name: "unicode secret on the admin key",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, `${fx.admin.secret}é`],
+    ],
+  },
+  {
+    name: "tab inside the key",
+    kind: "bad",
+    headers: () => [
+      [K, `test\tadmin-key`],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "NUL in the key",
+    kind: "parser",
+    headers: () => [
+      [K, `${fx.admin.key}\u0000`],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "SOH in the secret",
+    kind: "parser",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, `\u0001${fx.admin.secret}`],
+    ],
+  },
+  {
+    name: "ESC sequence in the key",
+    kind: "parser",
+    headers: () => [
+      [K, "\u001b[31mred"],
+      [S, "x"],
+    ],
+  },
+  {
+    name: "DEL in the key",
+    kind: "parser",
+    headers: () => [
+      [K, "\u007f"],
+      [S, "x"],
+    ],
+  },
+  {
+    name: "vertical tab in the secret",
+    kind: "parser",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, "\u000b"],
+    ],
+  },
+  {
+    name: "key twice",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [K, fx.admin.key],
+      [S, fx.admin.secret],
+    ],
+  },
+  {
+    name: "OData-looking key",
+    kind: "bad",
+    headers: () => [
+      [K, "x' or PartitionKey ne '"],
+      [S, "x"],
+    ],
+  },
+  {
+    name: "partner A key, partner B secret",
+    kind: "bad",
+    headers: () => [
+      [K, fx.a.key],
+      [S, fx.b.secret],
+    ],
+  },
+  {
+    name: "admin key, partner A secret",
+    kind: "bad",
+    headers: () => [
+      [K, fx.admin.key],
+      [S, fx.a.secret],
+    ],
+  },
   { name: "valid admin", kind: "admin", headers: () => authFor("admin") },
-  { name: "valid admin, lower-case header names", kind: "admin", headers: () => [["authentication-key", fx.admin.key], ["authentication-secret", fx.admin.secret]] },
+  {
+    name: "valid admin, lower-case header names",
+    kind: "admin",
+    headers: () => [
+      ["authentication-key", fx.admin.key],
+      ["authentication-secret", fx.admin.secret],
+    ],
+  },
   { name: "valid partner A (campaign A's labeler)", kind: "partnerA", headers: () => authFor("partnerA") },
 ];
 
@@ -423,20 +640,98 @@ function validPool(param: string): string[] {
 }
 
 const HOSTILE_SEGMENTS = [
-  "0", "-1", "-0", "00", "007", "+1", "1.0", "1e3", "0x1F", "1_000", " 1", "1 ", "%201", "1%20",
-  "9007199254740993", "18446744073709551616", "99999999999999999999999999999999", "1".repeat(400),
-  "abc", "null", "undefined", "NaN", "Infinity", "-Infinity", "true", "[]", "{}", "[1]",
-  "%ZZ", "%", "%2", "%G1", "%2E%2E", "%2e%2e", "%2E", "..", ".", "...", "%00", "1%00", "%0A", "%0D%0A", "%09", "%7F",
-  "%C0%AE%C0%AE", "%C0%AF", "%E0%80%AE", "%C1%81", "%ED%A0%80", "%ED%B0%80", "%F4%90%80%80", "%FF", "%FE%FF", "%F0%9F",
-  "%25ZZ", "%252E%252E", "%2F", "%2F..%2F..%2Fetc%2Fpasswd", "%5C", "%5C..%5C", "%u0041", "%3F", "%23", "1%3Fpage%3D2", "%26", "%3B",
-  encodeURIComponent("ünïcødé"), encodeURIComponent("🦄"), encodeURIComponent("\u202e1"), "%EF%BB%BF1", encodeURIComponent("１"), encodeURIComponent("١٢"),
-  encodeURIComponent("𝟏"), "a".repeat(4000), encodeURIComponent("é".repeat(1200)), "1;DROP", "1'", "1%27%20or%20%271%27%3D%271", "*", "~", "$", "@",
-  "1-20200101000000-deadbeef", "0-20200101000000-deadbeef", "1-99999999999999-zzzzzzzz",
+  "0",
+  "-1",
+  "-0",
+  "00",
+  "007",
+  "+1",
+  "1.0",
+  "1e3",
+  "0x1F",
+  "1_000",
+  " 1",
+  "1 ",
+  "%201",
+  "1%20",
+  "9007199254740993",
+  "18446744073709551616",
+  "99999999999999999999999999999999",
+  "1".repeat(400),
+  "abc",
+  "null",
+  "undefined",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "true",
+  "[]",
+  "{}",
+  "[1]",
+  "%ZZ",
+  "%",
+  "%2",
+  "%G1",
+  "%2E%2E",
+  "%2e%2e",
+  "%2E",
+  "..",
+  ".",
+  "...",
+  "%00",
+  "1%00",
+  "%0A",
+  "%0D%0A",
+  "%09",
+  "%7F",
+  "%C0%AE%C0%AE",
+  "%C0%AF",
+  "%E0%80%AE",
+  "%C1%81",
+  "%ED%A0%80",
+  "%ED%B0%80",
+  "%F4%90%80%80",
+  "%FF",
+  "%FE%FF",
+  "%F0%9F",
+  "%25ZZ",
+  "%252E%252E",
+  "%2F",
+  "%2F..%2F..%2Fetc%2Fpasswd",
+  "%5C",
+  "%5C..%5C",
+  "%u0041",
+  "%3F",
+  "%23",
+  "1%3Fpage%3D2",
+  "%26",
+  "%3B",
+  encodeURIComponent("ünïcødé"),
+  encodeURIComponent("🦄"),
+  encodeURIComponent("\u202e1"),
+  "%EF%BB%BF1",
+  encodeURIComponent("１"),
+  encodeURIComponent("١٢"),
+  encodeURIComponent("𝟏"),
+  "a".repeat(4000),
+  encodeURIComponent("é".repeat(1200)),
+  "1;DROP",
+  "1'",
+  "1%27%20or%20%271%27%3D%271",
+  "*",
+  "~",
+  "$",
+  "@",
+  "1-20200101000000-deadbeef",
+  "0-20200101000000-deadbeef",
+  "1-99999999999999-zzzzzzzz",
 ];
 
 /** Percent-encodes UTF-8 bytes (lone surrogates become U+FFFD, as encoders do). */
 function percentEncode(text: string): string {
-  return [...Buffer.from(text, "utf8")].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+  return [...Buffer.from(text, "utf8")]
+    .map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`))
+    .join("");
 }
 
 interface Segment {
@@ -466,12 +761,60 @@ function mayExist(param: { name: string; integer: boolean }, text: string): bool
   return false;
 }
 
-const HOSTILE_QUERY_VALUES = ["0", "-1", "1.5", "1e3", "abc", "", "%ZZ", "99999999999999999999", "1001", encodeURIComponent("ü"), "%00", "true", "bogus", "user_complete,,", ",", "1,,2", "%2C", "null", "[]", "NaN", "Infinity", "x".repeat(3000), `1${",1".repeat(800)}`];
-const BAD_PAGE_VALUES = new Set(["0", "-1", "1.5", "abc", "", "%ZZ", "99999999999999999999", "%00", "true", "bogus", "user_complete,,", ",", "1,,2", "%2C", "null", "[]", "NaN", "Infinity", "x".repeat(3000), `1${",1".repeat(800)}`]);
+const HOSTILE_QUERY_VALUES = [
+  "0",
+  "-1",
+  "1.5",
+  "1e3",
+  "abc",
+  "",
+  "%ZZ",
+  "99999999999999999999",
+  "1001",
+  encodeURIComponent("ü"),
+  "%00",
+  "true",
+  "bogus",
+  "user_complete,,",
+  ",",
+  "1,,2",
+  "%2C",
+  "null",
+  "[]",
+  "NaN",
+  "Infinity",
+  "x".repeat(3000),
+  `1${",1".repeat(800)}`,
+];
+const BAD_PAGE_VALUES = new Set([
+  "0",
+  "-1",
+  "1.5",
+  "abc",
+  "",
+  "%ZZ",
+  "99999999999999999999",
+  "%00",
+  "true",
+  "bogus",
+  "user_complete,,",
+  ",",
+  "1,,2",
+  "%2C",
+  "null",
+  "[]",
+  "NaN",
+  "Infinity",
+  "x".repeat(3000),
+  `1${",1".repeat(800)}`,
+]);
 
 const queryArb = (op: Operation): fc.Arbitrary<Array<[string, string]>> =>
   fc.array(
-    fc.tuple(fc.constantFrom(...op.query.map((q) => q.name), "page", "per_page", "unknown_param", "__proto__", "%ZZ", "label_status"), fc.constantFrom(...HOSTILE_QUERY_VALUES)),
+    fc.tuple(
+      fc.constantFrom(...op.query.map((q) => q.name), "page", "per_page", "unknown_param", "__proto__", "%ZZ", "label_status"),
+      fc.constantFrom(...HOSTILE_QUERY_VALUES),
+    ),
     { maxLength: 3 },
   );
 
@@ -499,7 +842,11 @@ function hintFor(op: Operation, key: string | undefined): fc.Arbitrary<unknown> 
     case "bounding_box":
       return fc.constant(box);
     case "polygon":
-      return fc.constant([[1, 1], [40, 1], [40, 40]]);
+      return fc.constant([
+        [1, 1],
+        [40, 1],
+        [40, 40],
+      ]);
     case "confidence":
       return fc.constantFrom(0, 0.5, 1, null);
     case "start":
@@ -514,7 +861,9 @@ function hintFor(op: Operation, key: string | undefined): fc.Arbitrary<unknown> 
     case "comment":
       return fc.constantFrom("box too loose", "ok");
     case "metadata":
-      return fc.option(fc.dictionary(fc.constantFrom("country", "note", "n"), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { maxKeys: 3 }), { nil: null });
+      return fc.option(fc.dictionary(fc.constantFrom("country", "note", "n"), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { maxKeys: 3 }), {
+        nil: null,
+      });
     case "label_translations":
       return fc.option(fc.dictionary(fc.constantFrom("Plastic", "Glass"), fc.constantFrom("plastic", "glass"), { maxKeys: 2 }), { nil: null });
     default:
@@ -541,12 +890,18 @@ function arbFromSchema(op: Operation, schema: Schema | undefined, key?: string):
     case "number":
       return fc.double({ min: schema.minimum ?? -1000, max: schema.maximum ?? 1000, noNaN: true, noDefaultInfinity: true });
     case "string":
-      if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern), { size: "xsmall" }).filter((s) => s.length >= (schema.minLength ?? 0) && s.length <= (schema.maxLength ?? Infinity));
+      if (schema.pattern)
+        return fc
+          .stringMatching(new RegExp(schema.pattern), { size: "xsmall" })
+          .filter((s) => s.length >= (schema.minLength ?? 0) && s.length <= (schema.maxLength ?? Infinity));
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 12, (schema.minLength ?? 0) + 12) });
     case "array": {
       if (schema.prefixItems) return fc.tuple(...schema.prefixItems.map((s: Schema) => arbFromSchema(op, s)));
       const minLength = schema.minItems ?? 0;
-      return fc.array(arbFromSchema(op, schema.items, key === "image_ids" ? "image_id" : undefined), { minLength, maxLength: Math.min(schema.maxItems ?? minLength + 3, minLength + 3) });
+      return fc.array(arbFromSchema(op, schema.items, key === "image_ids" ? "image_id" : undefined), {
+        minLength,
+        maxLength: Math.min(schema.maxItems ?? minLength + 3, minLength + 3),
+      });
     }
     case "object": {
       const properties: Record<string, Schema> = schema.properties ?? {};
@@ -587,7 +942,10 @@ function serialize(value: unknown): string {
   if (value instanceof Raw) return value.text;
   if (value instanceof Fresh) return JSON.stringify(value.next());
   if (Array.isArray(value)) return `[${value.map(serialize).join(",")}]`;
-  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${serialize(v)}`).join(",")}}`;
+  if (value && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${serialize(v)}`)
+      .join(",")}}`;
   return JSON.stringify(value) ?? "null";
 }
 
@@ -600,25 +958,61 @@ type Hostile =
   | { t: "bigObject"; n: number };
 
 const hostileArb: fc.Arbitrary<Hostile> = fc.oneof(
-  fc.constantFrom("null", '""', "true", "0", "-0", "-1", "1.5", "1e308", "-1e308", "1e999", "-1e999", "1e-400", '"NaN"', '"Infinity"', "9007199254740993", "123456789012345678901234567890", "[]", "{}", '"x"', "[null]", '{"":null}', '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}').map((raw): Hostile => ({ t: "scalar", raw })),
+  fc
+    .constantFrom(
+      "null",
+      '""',
+      "true",
+      "0",
+      "-0",
+      "-1",
+      "1.5",
+      "1e308",
+      "-1e308",
+      "1e999",
+      "-1e999",
+      "1e-400",
+      '"NaN"',
+      '"Infinity"',
+      "9007199254740993",
+      "123456789012345678901234567890",
+      "[]",
+      "{}",
+      '"x"',
+      "[null]",
+      '{"":null}',
+      '{"__proto__":{"polluted":true}}',
+      '{"constructor":{"prototype":{"polluted":true}}}',
+    )
+    .map((raw): Hostile => ({ t: "scalar", raw })),
   fc.record({ t: fc.constant("hugeString" as const), size: fc.integer({ min: 100_000, max: 160_000 }), char: fc.constantFrom("a", "é", "🦄", "\\u0000") }),
-  fc.record({ t: fc.constant("deep" as const), depth: fc.oneof(fc.integer({ min: RULES.jsonFieldDepth + 1, max: RULES.bodyDepth }), fc.integer({ min: RULES.bodyDepth + 1, max: 6_000 })), shape: fc.constantFrom("array" as const, "object" as const) }),
-  fc.constantFrom(
-    { raw: '"\\ud800"', what: "a lone high surrogate" },
-    { raw: '"a\\udc00b"', what: "a lone low surrogate" },
-    { raw: '"\\udbff\\udbff"', what: "two high surrogates" },
-    { raw: '"a\\u0000b"', what: "a NUL character" },
-    { raw: '"\\u0007bell"', what: "a BEL control character" },
-    { raw: '"esc\\u001b[2J"', what: "an ESC control character" },
-    { raw: '"del\\u007f"', what: "a DEL character" },
-    { raw: '"c1\\u0085"', what: "a C1 control character (NEL)" },
-    { raw: '"\\u202eevil"', what: "a right-to-left override" },
-    { raw: '"\\ufeffbom"', what: "a byte-order mark" },
-    { raw: '"Ünïcødé 🦄 𝕏 ﷺ"', what: "unicode letters and emoji" },
-    { raw: '"   "', what: "only spaces" },
-    { raw: '"line\\nbreak"', what: "a newline" },
-  ).map(({ raw, what }): Hostile => ({ t: "escapedString", raw, what })),
-  fc.record({ t: fc.constant("bigArray" as const), n: fc.integer({ min: 1_001, max: 6_000 }), item: fc.constantFrom("0", "{}", '"x"', "null", "[0,0]", '{"id":1}') }),
+  fc.record({
+    t: fc.constant("deep" as const),
+    depth: fc.oneof(fc.integer({ min: RULES.jsonFieldDepth + 1, max: RULES.bodyDepth }), fc.integer({ min: RULES.bodyDepth + 1, max: 6_000 })),
+    shape: fc.constantFrom("array" as const, "object" as const),
+  }),
+  fc
+    .constantFrom(
+      { raw: '"\\ud800"', what: "a lone high surrogate" },
+      { raw: '"a\\udc00b"', what: "a lone low surrogate" },
+      { raw: '"\\udbff\\udbff"', what: "two high surrogates" },
+      { raw: '"a\\u0000b"', what: "a NUL character" },
+      { raw: '"\\u0007bell"', what: "a BEL control character" },
+      { raw: '"esc\\u001b[2J"', what: "an ESC control character" },
+      { raw: '"del\\u007f"', what: "a DEL character" },
+      { raw: '"c1\\u0085"', what: "a C1 control character (NEL)" },
+      { raw: '"\\u202eevil"', what: "a right-to-left override" },
+      { raw: '"\\ufeffbom"', what: "a byte-order mark" },
+      { raw: '"Ünïcødé 🦄 𝕏 ﷺ"', what: "unicode letters and emoji" },
+      { raw: '"   "', what: "only spaces" },
+      { raw: '"line\\nbreak"', what: "a newline" },
+    )
+    .map(({ raw, what }): Hostile => ({ t: "escapedString", raw, what })),
+  fc.record({
+    t: fc.constant("bigArray" as const),
+    n: fc.integer({ min: 1_001, max: 6_000 }),
+    item: fc.constantFrom("0", "{}", '"x"', "null", "[0,0]", '{"id":1}'),
+  }),
   fc.record({ t: fc.constant("bigObject" as const), n: fc.integer({ min: 3_000, max: 6_000 }) }),
 );
 
@@ -733,8 +1127,21 @@ const INVALID_FIELD_VALUES: Record<string, string[]> = {
   objects: ['"none"', "null", "{}", `[${Array.from({ length: 5_001 }, () => '{"label":"a","bounding_box":{"xmin":1,"xmax":2,"ymin":1,"ymax":2}}').join(",")}]`],
   label: ['""', '"   "', '"a\\u0000b"', '"bell\\u0007"', '"\\ud800"', JSON.stringify("L".repeat(257)), "5", "null"],
   confidence: ["1.01", "-0.01", '"0.5"', "1e999", "true"],
-  bounding_box: ['{"xmin":"1","xmax":2,"ymin":1,"ymax":2}', '{"xmin":1,"xmax":2,"ymin":1}', '{"xmin":1,"xmax":2,"ymin":1,"ymax":2,"z":0}', "[1,2,3,4]", '{"xmin":1e999,"xmax":2,"ymin":1,"ymax":2}'],
-  polygon: ["[[1,1],[2,2]]", "[[1,1,1],[2,2,2],[3,3,3]]", '[["1","1"],["2","2"],["3","3"]]', `[${Array.from({ length: 10_001 }, (_, i) => `[${i % 900},${(i * 7) % 900}]`).join(",")}]`, "[]", '"0,0 1,1 2,2"'],
+  bounding_box: [
+    '{"xmin":"1","xmax":2,"ymin":1,"ymax":2}',
+    '{"xmin":1,"xmax":2,"ymin":1}',
+    '{"xmin":1,"xmax":2,"ymin":1,"ymax":2,"z":0}',
+    "[1,2,3,4]",
+    '{"xmin":1e999,"xmax":2,"ymin":1,"ymax":2}',
+  ],
+  polygon: [
+    "[[1,1],[2,2]]",
+    "[[1,1,1],[2,2,2],[3,3,3]]",
+    '[["1","1"],["2","2"],["3","3"]]',
+    `[${Array.from({ length: 10_001 }, (_, i) => `[${i % 900},${(i * 7) % 900}]`).join(",")}]`,
+    "[]",
+    '"0,0 1,1 2,2"',
+  ],
   decision: ['"maybe"', '""', '"APPROVE"', "true"],
   comment: [JSON.stringify("c".repeat(2_001)), "5", "[]"],
   test_data: ['"yes"', "1", '"TRUE"', "[]"],
@@ -767,7 +1174,14 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ kind: fc.constant("replace" as const), at: fc.nat(60), value: hostileArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), at: fc.nat(60) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("dropRequired" as const), which: fc.nat(5) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("extra" as const), key: fc.constantFrom("extra_field", "__proto__", "constructor", "", "ünï", "TITLE", "x".repeat(300)), value: hostileArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("extra" as const),
+      key: fc.constantFrom("extra_field", "__proto__", "constructor", "", "ünï", "TITLE", "x".repeat(300)),
+      value: hostileArb,
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("text" as const), which: fc.nat(TEXT_BODIES.length - 1) }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("invalidField" as const), at: fc.nat(60), which: fc.nat(20) }) },
 );
@@ -778,7 +1192,12 @@ function strictTarget(schema: Schema, value: unknown): { path: PathStep[]; schem
     if (!s || !v || typeof v !== "object" || Array.isArray(v)) return undefined;
     if (s.type === "object" && s.additionalProperties === false) return s;
     const alts: Schema[] = s.anyOf ?? s.oneOf ?? [];
-    return alts.find((alt) => alt.type === "object" && Object.keys(alt.properties ?? {}).every((k) => k in (v as object) || !(alt.required ?? []).includes(k)) && Object.keys(v as object).every((k) => k in (alt.properties ?? {})));
+    return alts.find(
+      (alt) =>
+        alt.type === "object" &&
+        Object.keys(alt.properties ?? {}).every((k) => k in v || !(alt.required ?? []).includes(k)) &&
+        Object.keys(v).every((k) => k in (alt.properties ?? {})),
+    );
   };
   if (schema.type === "array" && Array.isArray(value) && value.length > 0) {
     const s = pick(schema.items, value[0]);
@@ -817,9 +1236,30 @@ function materialize(op: Operation, valid: unknown, mutation: Mutation): BodyCas
       const last = path[path.length - 1];
       const inFreeForm = path.some((p) => typeof p === "string" && FREE_FORM.has(p));
       // What the input rules make certainly invalid, wherever it lands.
-      if (h.t === "hugeString") return { text, description, expect: { statuses: [400, 413, 422], why: "every string field is far shorter than 100 KB (metadata at most 16 KiB of JSON)" } };
-      if (h.t === "deep") return { text, description, expect: { statuses: [400, 413, 422], why: `nothing may nest deeper than ${RULES.jsonFieldDepth} levels inside a field (${RULES.bodyDepth} for a whole body)` } };
-      if (h.t === "bigObject") return { text, description, expect: { statuses: [400, 413, 422], why: `an object of ${h.n} keys is larger than ${RULES.jsonFieldBytes} bytes of metadata and fits no other field` } };
+      if (h.t === "hugeString")
+        return {
+          text,
+          description,
+          expect: { statuses: [400, 413, 422], why: "every string field is far shorter than 100 KB (metadata at most 16 KiB of JSON)" },
+        };
+      if (h.t === "deep")
+        return {
+          text,
+          description,
+          expect: {
+            statuses: [400, 413, 422],
+            why: `nothing may nest deeper than ${RULES.jsonFieldDepth} levels inside a field (${RULES.bodyDepth} for a whole body)`,
+          },
+        };
+      if (h.t === "bigObject")
+        return {
+          text,
+          description,
+          expect: {
+            statuses: [400, 413, 422],
+            why: `an object of ${h.n} keys is larger than ${RULES.jsonFieldBytes} bytes of metadata and fits no other field`,
+          },
+        };
       if (h.t === "escapedString" && (last === "label" || last === "title") && /surrogate|NUL|control|DEL|C1|newline|only spaces/.test(h.what)) {
         return { text, description, expect: { statuses: [422], why: `a ${last} with ${h.what}` } };
       }
@@ -839,7 +1279,11 @@ function materialize(op: Operation, valid: unknown, mutation: Mutation): BodyCas
       const required: string[] = target?.schema.required ?? [];
       if (!target || required.length === 0) return { text: validText, description: "derived body (no required field to drop)" };
       const field = required[mutation.which % required.length]!;
-      return { text: serialize(removeAt(valid, [...target.path, field])), description: `derived body without its required ${showPath([...target.path, field])}`, expect: { statuses: [422], why: `required field ${field} is missing` } };
+      return {
+        text: serialize(removeAt(valid, [...target.path, field])),
+        description: `derived body without its required ${showPath([...target.path, field])}`,
+        expect: { statuses: [422], why: `required field ${field} is missing` },
+      };
     }
     case "invalidField": {
       const candidates = pathsOf(valid).filter((p) => {
@@ -862,7 +1306,11 @@ function materialize(op: Operation, valid: unknown, mutation: Mutation): BodyCas
       const holder = target.path.reduce<any>((v, p) => v[p], valid) as Record<string, unknown>;
       if (mutation.key in holder) return { text: validText, description: "derived body (key exists)" };
       const text = serialize(setAt(valid, target.path, { ...holder, [mutation.key]: new Raw(hostileText(mutation.value)) }));
-      return { text, description: `derived body with an unknown field ${JSON.stringify(mutation.key.slice(0, 40))} at ${showPath(target.path)} = ${hostileName(mutation.value)}`, expect: { statuses: [400, 413, 422], why: `unknown fields are refused (422), whatever their value` } };
+      return {
+        text,
+        description: `derived body with an unknown field ${JSON.stringify(mutation.key.slice(0, 40))} at ${showPath(target.path)} = ${hostileName(mutation.value)}`,
+        expect: { statuses: [400, 413, 422], why: `unknown fields are refused (422), whatever their value` },
+      };
     }
   }
 }
@@ -880,23 +1328,36 @@ beforeAll(async () => {
 
 afterAll(async () => stack?.stop());
 
-const byId = (id: string) => {
-  const op = operations.find((o) => o.operationId === id);
-  if (!op) throw new Error(`the OpenAPI document has no operation ${id}`);
-  return op;
-};
-
 function validTarget(op: Operation, campaignId = fx.a.id): string {
   const segments: Record<string, string> = {};
   for (const p of op.params) segments[p.name] = p.name === "campaignId" ? String(campaignId) : validPool(p.name)[0]!;
   return targetOf(op, segments);
 }
 
-const json = (body: unknown) => ({ body: typeof body === "string" ? body : serialize(body), headers: [["Content-Type", "application/json"]] as Array<[string, string]> });
+const json = (body: unknown) => ({
+  body: typeof body === "string" ? body : serialize(body),
+  headers: [["Content-Type", "application/json"]] as Array<[string, string]>,
+});
 
-async function probe(name: string, op: string, method: string, target: string, who: Who | CampaignFixture, body: string | undefined, expectStatuses: number[], why: string) {
+async function probe(
+  name: string,
+  op: string,
+  method: string,
+  target: string,
+  who: Who | CampaignFixture,
+  body: string | undefined,
+  expectStatuses: number[],
+  why: string,
+) {
   const request: RawRequest = { method, target, headers: [...authFor(who), ...(body !== undefined ? json(body).headers : [])], body };
-  const built: Built = { property: name, operation: `${method} ${op}`, who: typeof who === "object" ? `the labeler of ${who.title}` : who, request, description: why, expect: { statuses: expectStatuses, why } };
+  const built: Built = {
+    property: name,
+    operation: `${method} ${op}`,
+    who: typeof who === "object" ? `the labeler of ${who.title}` : who,
+    request,
+    description: why,
+    expect: { statuses: expectStatuses, why },
+  };
   lastRefusedAfter = undefined;
   const outcome = await exercise(built);
   if (SURVEY) finishSurvey(name);
@@ -926,9 +1387,22 @@ describe("hostile input: targeted probes", () => {
 
   it("a chunked body over MAX_BODY_BYTES is 413 and changes nothing", async () => {
     const body = JSON.stringify({ title: `${fx.prefix}-chunked`, metadata: { pad: "" } }).replace('""', `"${"p".repeat(MAX_BODY_BYTES)}"`);
-    const request: RawRequest = { method: "POST", target: "/api/v1/image_sets", headers: [...authFor("admin"), ["Content-Type", "application/json"]], body, chunked: true };
+    const request: RawRequest = {
+      method: "POST",
+      target: "/api/v1/image_sets",
+      headers: [...authFor("admin"), ["Content-Type", "application/json"]],
+      body,
+      chunked: true,
+    };
     lastRefusedAfter = undefined;
-    await exercise({ property: "chunked probe", operation: "POST /image_sets", who: "admin", request, description: `a chunked body of ${body.length} bytes (no Content-Length)`, expect: { statuses: [413], why: "413 body over MAX_BODY_BYTES, however it is framed" } });
+    await exercise({
+      property: "chunked probe",
+      operation: "POST /image_sets",
+      who: "admin",
+      request,
+      description: `a chunked body of ${body.length} bytes (no Content-Length)`,
+      expect: { statuses: [413], why: "413 body over MAX_BODY_BYTES, however it is framed" },
+    });
     finishSurvey("chunked probe");
   });
 
@@ -936,7 +1410,11 @@ describe("hostile input: targeted probes", () => {
     const images = fx.p.imageIds;
     expect(images.length).toBe(55);
     // Polygons of at most 10,000 points each (the per-polygon rule passes), 8 of them: ~1.1 MB of JSON on one image.
-    const ring = (offset: number) => Array.from({ length: 9_000 }, (_, i) => [Number((500 + offset + 300 * Math.cos(i / 1432)).toFixed(3)), Number((500 + 300 * Math.sin(i / 1432)).toFixed(3))]);
+    const ring = (offset: number) =>
+      Array.from({ length: 9_000 }, (_, i) => [
+        Number((500 + offset + 300 * Math.cos(i / 1432)).toFixed(3)),
+        Number((500 + 300 * Math.sin(i / 1432)).toFixed(3)),
+      ]);
     const batch = images.map((imageId, i) => ({
       image_id: imageId,
       objects: i === images.length - 1 ? Array.from({ length: 8 }, (_, k) => ({ label: "blob", polygon: ring(k) })) : [{ label: "ok", bounding_box: box }],
@@ -944,7 +1422,16 @@ describe("hostile input: targeted probes", () => {
     const body = JSON.stringify(batch);
     expect(Buffer.byteLength(body)).toBeGreaterThan(1_100_000);
     expect(Buffer.byteLength(body)).toBeLessThan(MAX_BODY_BYTES);
-    const outcome = await probe("objects probe", "/campaigns/{campaignId}/objects", "PUT", `/api/v1/campaigns/${fx.p.id}/objects`, fx.p, body, [413, 422], `one image's objects are at most ${RULES.objectsJsonChars} characters of JSON`);
+    const outcome = await probe(
+      "objects probe",
+      "/campaigns/{campaignId}/objects",
+      "PUT",
+      `/api/v1/campaigns/${fx.p.id}/objects`,
+      fx.p,
+      body,
+      [413, 422],
+      `one image's objects are at most ${RULES.objectsJsonChars} characters of JSON`,
+    );
     if (!SURVEY) expect(JSON.parse(outcome.response.text).detail, "the detail names the entry").toMatch(new RegExp(`\\[54\\]|image ${images[54]}\\b`));
   });
 
@@ -961,7 +1448,16 @@ describe("hostile input: targeted probes", () => {
       const slug = name.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
       const email = `meta-${slug}@example.com`;
       const body = `{"title":"meta-${slug}","labeler_email":"${email}","metadata":${metadata()}}`;
-      await probe("metadata probe", "/campaigns", "POST", "/api/v1/campaigns", "admin", body, [400, 413, 422], `metadata is at most ${RULES.jsonFieldBytes} bytes of JSON nested at most ${RULES.jsonFieldDepth} deep`);
+      await probe(
+        "metadata probe",
+        "/campaigns",
+        "POST",
+        "/api/v1/campaigns",
+        "admin",
+        body,
+        [400, 413, 422],
+        `metadata is at most ${RULES.jsonFieldBytes} bytes of JSON nested at most ${RULES.jsonFieldDepth} deep`,
+      );
       if (!SURVEY) {
         const list = await call(stack, "GET", "/campaigns?per_page=1000", stack.admin);
         expect(list.body.campaigns.map((c: any) => c.title)).not.toContain(`meta-${slug}`);
@@ -972,10 +1468,23 @@ describe("hostile input: targeted probes", () => {
     });
 
     it(`POST /image_sets with ${name} is refused and creates no set and no dropbox`, async () => {
-      const slug = name.replace(/[^a-z0-9]+/gi, "-").toLowerCase().replace(/^-|-$/g, "").slice(0, 30);
+      const slug = name
+        .replace(/[^a-z0-9]+/gi, "-")
+        .toLowerCase()
+        .replace(/^-|-$/g, "")
+        .slice(0, 30);
       const title = `${fx.prefix}-${slug}`;
       const body = `{"title":"${title}","metadata":${metadata()}}`;
-      await probe("metadata probe", "/image_sets", "POST", "/api/v1/image_sets", "admin", body, [400, 413, 422], `metadata is at most ${RULES.jsonFieldBytes} bytes of JSON nested at most ${RULES.jsonFieldDepth} deep`);
+      await probe(
+        "metadata probe",
+        "/image_sets",
+        "POST",
+        "/api/v1/image_sets",
+        "admin",
+        body,
+        [400, 413, 422],
+        `metadata is at most ${RULES.jsonFieldBytes} bytes of JSON nested at most ${RULES.jsonFieldDepth} deep`,
+      );
       if (!SURVEY) expect(await stack.host.services.clients.blobService.getContainerClient(`dropbox-${title}`).exists()).toBe(false);
     });
   }
@@ -984,7 +1493,16 @@ describe("hostile input: targeted probes", () => {
     const translations = Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`label-${i}-${"x".repeat(30)}`, `ours-${i}-${"y".repeat(30)}`]));
     const body = JSON.stringify({ title: "translations-70kb", labeler_email: "translations-70kb@example.com", label_translations: translations });
     expect(body.length).toBeGreaterThan(70_000);
-    await probe("metadata probe", "/campaigns", "POST", "/api/v1/campaigns", "admin", body, [400, 413, 422], `label_translations is at most ${RULES.jsonFieldBytes} bytes of JSON`);
+    await probe(
+      "metadata probe",
+      "/campaigns",
+      "POST",
+      "/api/v1/campaigns",
+      "admin",
+      body,
+      [400, 413, 422],
+      `label_translations is at most ${RULES.jsonFieldBytes} bytes of JSON`,
+    );
   });
 
   const badLabels: Array<[string, string]> = [
@@ -1003,13 +1521,40 @@ describe("hostile input: targeted probes", () => {
   for (const [name, label] of badLabels) {
     it(`a label holding ${name} is 422 and stores nothing`, async () => {
       const body = `[{"image_id":${fx.t.imageIds[0]},"objects":[{"label":${label},"bounding_box":{"xmin":1,"xmax":5,"ymin":1,"ymax":5}}]}]`;
-      await probe("label probe", "/campaigns/{campaignId}/objects", "PUT", `/api/v1/campaigns/${fx.t.id}/objects`, fx.t, body, [422], `labels are 1-${RULES.labelLength} characters after trimming, with no control characters (${name})`);
+      await probe(
+        "label probe",
+        "/campaigns/{campaignId}/objects",
+        "PUT",
+        `/api/v1/campaigns/${fx.t.id}/objects`,
+        fx.t,
+        body,
+        [422],
+        `labels are 1-${RULES.labelLength} characters after trimming, with no control characters (${name})`,
+      );
     });
   }
 
   it('new_status "created" on an active campaign is 409, "bogus" is 422, and neither changes anything', async () => {
-    await probe("status probe", "/campaigns/{campaignId}", "PUT", `/api/v1/campaigns/${fx.t.id}`, "admin", '{"new_status":"created"}', [409], "created is a status, but an active campaign cannot go back to it");
-    await probe("status probe", "/campaigns/{campaignId}", "PUT", `/api/v1/campaigns/${fx.t.id}`, "admin", '{"new_status":"bogus"}', [422], "bogus is not a status");
+    await probe(
+      "status probe",
+      "/campaigns/{campaignId}",
+      "PUT",
+      `/api/v1/campaigns/${fx.t.id}`,
+      "admin",
+      '{"new_status":"created"}',
+      [409],
+      "created is a status, but an active campaign cannot go back to it",
+    );
+    await probe(
+      "status probe",
+      "/campaigns/{campaignId}",
+      "PUT",
+      `/api/v1/campaigns/${fx.t.id}`,
+      "admin",
+      '{"new_status":"bogus"}',
+      [422],
+      "bogus is not a status",
+    );
   });
 
   it("a partner key reaching for another campaign's images, objects or image ids gets 404 and changes nothing", async () => {
@@ -1020,7 +1565,13 @@ describe("hostile input: targeted probes", () => {
       ["/campaigns/{campaignId}/images", "GET", `/api/v1/campaigns/${other.id}/images`, undefined, [404]],
       ["/campaigns/{campaignId}/images", "GET", `/api/v1/campaigns/${other.id}/images?label_status=user_complete`, undefined, [404]],
       ["/campaigns/{campaignId}/objects", "PUT", `/api/v1/campaigns/${other.id}/objects`, `[{"image_id":${otherImage},"objects":[]}]`, [404]],
-      ["/campaigns/{campaignId}/objects", "PUT", `/api/v1/campaigns/${other.id}/objects`, `[{"image_id":${otherImage},"objects":[{"label":"x","bounding_box":{"xmin":1,"xmax":5,"ymin":1,"ymax":5}}]}]`, [404]],
+      [
+        "/campaigns/{campaignId}/objects",
+        "PUT",
+        `/api/v1/campaigns/${other.id}/objects`,
+        `[{"image_id":${otherImage},"objects":[{"label":"x","bounding_box":{"xmin":1,"xmax":5,"ymin":1,"ymax":5}}]}]`,
+        [404],
+      ],
       ["/images/{imageId}", "GET", `/api/v1/images/${otherImage}`, undefined, [404]],
       ["/images/{imageId}", "GET", `/api/v1/images/${other.imageIds[1]}`, undefined, [404]],
       // Admin-only routes: the role check (403) or the same 404.
@@ -1032,7 +1583,8 @@ describe("hostile input: targeted probes", () => {
     ];
     for (const [op, method, target, body, statuses] of cases) {
       const outcome = await probe("scope probe", op, method, target, own, body, statuses, "a labeler sees nothing outside its campaigns");
-      if (!SURVEY && outcome.response.status < 500) expect(outcome.response.text, `${method} ${target} leaks the other campaign's title`).not.toContain(other.title);
+      if (!SURVEY && outcome.response.status < 500)
+        expect(outcome.response.text, `${method} ${target} leaks the other campaign's title`).not.toContain(other.title);
     }
   });
 });
@@ -1062,7 +1614,7 @@ describe("hostile input: properties over every route of the OpenAPI document", (
         const op = operations[i]!;
         return fc.record({
           op: fc.constant(op),
-          segments: fc.record(Object.fromEntries(op.params.map((p) => [p.name, segmentArb(p.name, p.integer)]))) as fc.Arbitrary<Record<string, Segment>>,
+          segments: fc.record(Object.fromEntries(op.params.map((p) => [p.name, segmentArb(p.name, p.integer)]))),
           query: op.query.length ? queryArb(op) : fc.constant<Array<[string, string]>>([]),
           who: fc.constantFrom<Who>("admin", "admin", "admin", "partnerA"),
           body: op.body ? arbFromSchema(op, op.body) : fc.constant(undefined),
@@ -1073,7 +1625,12 @@ describe("hostile input: properties over every route of the OpenAPI document", (
       const texts = Object.fromEntries(Object.entries(segments).map(([k, s]) => [k, s.text]));
       const notAnId = op.params.find((p) => !mayExist(p, texts[p.name]!));
       const badPage = query.find(([k, v]) => (k === "page" || k === "per_page") && (BAD_PAGE_VALUES.has(v) || (k === "per_page" && v === "1001")));
-      const request: RawRequest = { method: op.method, target: targetOf(op, texts, query), headers: [...authFor(who), ...(body !== undefined ? json(body).headers : [])], body: body === undefined ? undefined : serialize(body) };
+      const request: RawRequest = {
+        method: op.method,
+        target: targetOf(op, texts, query),
+        headers: [...authFor(who), ...(body !== undefined ? json(body).headers : [])],
+        body: body === undefined ? undefined : serialize(body),
+      };
       await exercise({
         property: `paths (seed ${SEED + 1})`,
         operation: `${op.method} ${op.template}`,
@@ -1104,7 +1661,12 @@ describe("hostile input: properties over every route of the OpenAPI document", (
               property: "dot segments",
               operation: `${op.method} ${op.template}`,
               who: "admin",
-              request: { method: op.method, target: targetOf(op, segments), headers: [...authFor("admin"), ...(body !== undefined ? json(body).headers : [])], body },
+              request: {
+                method: op.method,
+                target: targetOf(op, segments),
+                headers: [...authFor("admin"), ...(body !== undefined ? json(body).headers : [])],
+                body,
+              },
               description: `path parameter ${param.name} = ${text}`,
               mustRefuse: `path parameter ${param.name} = ${JSON.stringify(text)} cannot name anything`,
             });
@@ -1137,7 +1699,10 @@ describe("hostile input: properties over every route of the OpenAPI document", (
         operation: `${method} ${template}`,
         who: auth,
         request: { method, target, headers: [...authFor(auth), ...(body ? json(body).headers : [])], body },
-        description: `${method} is not among the path's methods (${operations.filter((o) => o.template === template).map((o) => o.method).join(", ")})`,
+        description: `${method} is not among the path's methods (${operations
+          .filter((o) => o.template === template)
+          .map((o) => o.method)
+          .join(", ")})`,
         expect: { statuses: [405], why: "405 wrong method" },
       });
     });
@@ -1145,12 +1710,16 @@ describe("hostile input: properties over every route of the OpenAPI document", (
   });
 
   it("hostile credentials: missing, empty, huge, unicode, control characters, another campaign's partner key", async () => {
-    const cases = fc.record({
-      op: fc.constantFrom(...operations),
-      variant: fc.constantFrom(...AUTH_VARIANTS),
-      campaign: fc.constantFrom<"own" | "other">("own", "other"),
-    }).map((c) => Object.assign(c, { [fc.toStringMethod]: () => `${c.op.method} ${c.op.template} with ${c.variant.name} (${c.campaign} campaign)` }));
-    const sampleBodies = new Map(operations.filter((o) => o.body).map((o) => [o.operationId, fc.sample(arbFromSchema(o, o.body), { seed: SEED, numRuns: 1 })[0]]));
+    const cases = fc
+      .record({
+        op: fc.constantFrom(...operations),
+        variant: fc.constantFrom(...AUTH_VARIANTS),
+        campaign: fc.constantFrom<"own" | "other">("own", "other"),
+      })
+      .map((c) => Object.assign(c, { [fc.toStringMethod]: () => `${c.op.method} ${c.op.template} with ${c.variant.name} (${c.campaign} campaign)` }));
+    const sampleBodies = new Map(
+      operations.filter((o) => o.body).map((o) => [o.operationId, fc.sample(arbFromSchema(o, o.body), { seed: SEED, numRuns: 1 })[0]]),
+    );
     await runProperty("credentials", 3, 200, 0.3, cases, async ({ op, variant, campaign }) => {
       const campaignId = campaign === "own" ? fx.a.id : fx.b.id;
       const segments: Record<string, string> = {};
@@ -1173,7 +1742,12 @@ describe("hostile input: properties over every route of the OpenAPI document", (
         if (op.access === "admin") [expectStatuses, why] = [[403], "403 for a known key without the role"];
         else if (scoped && campaign === "other") [expectStatuses, why] = [[404], "404 where a partner asks for something outside its campaigns"];
       }
-      const request: RawRequest = { method: op.method, target: targetOf(op, segments), headers: [...variant.headers(), ...(body !== undefined ? json(body).headers : [])], body };
+      const request: RawRequest = {
+        method: op.method,
+        target: targetOf(op, segments),
+        headers: [...variant.headers(), ...(body !== undefined ? json(body).headers : [])],
+        body,
+      };
       await exercise({
         property: `credentials (seed ${SEED + 3})`,
         operation: `${op.method} ${op.template}`,
@@ -1195,18 +1769,33 @@ describe("hostile input: properties over every route of the OpenAPI document", (
         const campaigns = [fx.a, fx.b, fx.c];
         return fc.record({
           op: fc.constant(op),
-          ctx: op.operationId === "submitCampaignObjects" ? fc.constantFrom<{ who: Who; campaign: CampaignFixture }>({ who: "partnerA", campaign: fx.a }, { who: "admin", campaign: fx.a }, { who: "admin", campaign: fx.b }) : fc.constantFrom(...campaigns.map((c) => ({ who: "admin" as Who, campaign: c }))),
+          ctx:
+            op.operationId === "submitCampaignObjects"
+              ? fc.constantFrom<{ who: Who; campaign: CampaignFixture }>(
+                  { who: "partnerA", campaign: fx.a },
+                  { who: "admin", campaign: fx.a },
+                  { who: "admin", campaign: fx.b },
+                )
+              : fc.constantFrom(...campaigns.map((c) => ({ who: "admin" as const, campaign: c }))),
           valid: arbFromSchema(op, op.body),
           mutation: mutationArb,
           contentType: fc.constantFrom("application/json", "application/json", "application/json", "text/plain", "none", "application/json; charset=utf-16"),
         });
       })
-      .map((c) => Object.assign(c, { [fc.toStringMethod]: () => `${c.op.method} ${c.op.template} on ${c.ctx.campaign.title} as ${c.ctx.who}: ${materialize(c.op, c.valid, c.mutation).description.slice(0, 300)} [content-type ${c.contentType}]` }));
+      .map((c) =>
+        Object.assign(c, {
+          [fc.toStringMethod]: () =>
+            `${c.op.method} ${c.op.template} on ${c.ctx.campaign.title} as ${c.ctx.who}: ${materialize(c.op, c.valid, c.mutation).description.slice(0, 300)} [content-type ${c.contentType}]`,
+        }),
+      );
     await runProperty("bodies", 4, 500, 0.6, cases, async ({ op, ctx, valid, mutation, contentType }) => {
       const bodyCase = materialize(op, valid, mutation);
       const segments: Record<string, string> = {};
       for (const p of op.params) segments[p.name] = p.name === "campaignId" ? String(ctx.campaign.id) : validPool(p.name)[0]!;
-      const headers: Array<[string, string]> = [...authFor(ctx.who), ...(contentType === "none" ? [] : ([["Content-Type", contentType]] as Array<[string, string]>))];
+      const headers: Array<[string, string]> = [
+        ...authFor(ctx.who),
+        ...(contentType === "none" ? [] : ([["Content-Type", contentType]] as Array<[string, string]>)),
+      ];
       await exercise({
         property: `bodies (seed ${SEED + 4})`,
         operation: `${op.method} ${op.template}`,
@@ -1222,7 +1811,11 @@ describe("hostile input: properties over every route of the OpenAPI document", (
 
   it("bodies just over MAX_BODY_BYTES are 413 and change nothing; bodies at the limit are not 413", async () => {
     const bodyOps = operations.filter((o) => o.body);
-    const cases = fc.record({ op: fc.constantFrom(...bodyOps), over: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4096 })), shape: fc.constantFrom("padded valid JSON", "one long string", "long array") });
+    const cases = fc.record({
+      op: fc.constantFrom(...bodyOps),
+      over: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4096 })),
+      shape: fc.constantFrom("padded valid JSON", "one long string", "long array"),
+    });
     await runProperty("body limit", 5, 24, 1, cases, async ({ op, over, shape }) => {
       const size = MAX_BODY_BYTES + over;
       const valid = serialize(fc.sample(arbFromSchema(op, op.body), { seed: SEED, numRuns: 1 })[0]);
@@ -1240,7 +1833,10 @@ describe("hostile input: properties over every route of the OpenAPI document", (
         who: "admin",
         request: { method: op.method, target: validTarget(op), headers: [...authFor("admin"), ["Content-Type", "application/json"]], body: text },
         description: `${shape}, ${bytes} bytes (MAX_BODY_BYTES = ${MAX_BODY_BYTES})`,
-        expect: bytes > MAX_BODY_BYTES ? { statuses: [413], why: "413 body over MAX_BODY_BYTES" } : { statuses: [200, 201, 202, 400, 404, 409, 422], why: "a body at the limit is read and judged, not refused as too large" },
+        expect:
+          bytes > MAX_BODY_BYTES
+            ? { statuses: [413], why: "413 body over MAX_BODY_BYTES" }
+            : { statuses: [200, 201, 202, 400, 404, 409, 422], why: "a body at the limit is read and judged, not refused as too large" },
       });
     });
     finishSurvey("body limit");

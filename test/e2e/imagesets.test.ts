@@ -12,7 +12,13 @@ describe("image sets over real HTTP", () => {
   it("creates a set, takes uploads through its SAS dropbox, copies them and serves them", async () => {
     const created = await call(stack, "POST", "/image_sets", stack.admin, { title: "imageset-e2e-1", metadata: { country: "Nederland" } });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ title: "imageset-e2e-1", status: "created", metadata: { country: "Nederland" }, blobstorage_path: "dropbox-imageset-e2e-1", date_finished: null });
+    expect(created.body).toMatchObject({
+      title: "imageset-e2e-1",
+      status: "created",
+      metadata: { country: "Nederland" },
+      blobstorage_path: "dropbox-imageset-e2e-1",
+      date_finished: null,
+    });
     expect(created.body.date_created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     expect(created.body.dropbox_url).toMatch(/sp=rwdl/);
     const id = created.body.imageset_id as number;

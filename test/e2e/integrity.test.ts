@@ -35,10 +35,14 @@ async function createSet(title: string) {
 
 async function finishSet(id: number) {
   expect((await call(stack, "PUT", `/image_sets/${id}`, stack.admin, { new_status: "finished" })).body).toBe("ok");
-  return waitFor(`set ${id} done`, async () => {
-    const set = (await call(stack, "GET", `/image_sets/${id}`, stack.admin)).body;
-    return set.status === "finished" || set.status === "failed" ? set : undefined;
-  }, 60_000);
+  return waitFor(
+    `set ${id} done`,
+    async () => {
+      const set = (await call(stack, "GET", `/image_sets/${id}`, stack.admin)).body;
+      return set.status === "finished" || set.status === "failed" ? set : undefined;
+    },
+    60_000,
+  );
 }
 
 async function storedBytes(path: string): Promise<Buffer> {
@@ -51,7 +55,17 @@ async function activeCampaign(title: string, email: string, imageIds: number[]) 
   const created = await call(stack, "POST", "/campaigns", stack.admin, { title, labeler_email: email });
   expect(created.status).toBe(201);
   const id = created.body.campaign_id as number;
-  expect((await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, imageIds.map((i) => ({ id: i })))).body).toBe("ok");
+  expect(
+    (
+      await call(
+        stack,
+        "POST",
+        `/campaigns/${id}/images`,
+        stack.admin,
+        imageIds.map((i) => ({ id: i })),
+      )
+    ).body,
+  ).toBe("ok");
   expect((await call(stack, "PUT", `/campaigns/${id}`, stack.admin, { new_status: "active" })).body).toBe("ok");
   const token = created.body.access_token;
   return { id, partner: { "Authentication-Key": token.apikey, "Authentication-Secret": token.apisecret ?? "" } };
@@ -108,9 +122,18 @@ describe("dropbox names from outside", () => {
     const set = await createSet("unlistable");
     expect(await rawUpload(set.dropbox, "ctl%01char.png", await png(4, 4))).toBe(201);
     // The job as its last delivery runs it, on clients that do not retry (the emulator answers 500 every time).
-    const services = { ...stack.host.services, clients: { ...stack.host.services.clients, blobService: BlobServiceClient.fromConnectionString(stack.config.settings.STORAGE_CONNECTION_STRING!, { retryOptions: { maxTries: 1 } }) } };
+    const services = {
+      ...stack.host.services,
+      clients: {
+        ...stack.host.services.clients,
+        blobService: BlobServiceClient.fromConnectionString(stack.config.settings.STORAGE_CONNECTION_STRING!, { retryOptions: { maxTries: 1 } }),
+      },
+    };
     await stack.host.services.imageSets.update(set.id, () => ({ status: "processing" }));
-    const failure = await runImageSetCopy(services, set.id, quiet).then(() => undefined, (error: unknown) => error);
+    const failure = await runImageSetCopy(services, set.id, quiet).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(Error);
     await failImageSetCopy(services, set.id, errorMessage(failure));
     const done = (await call(stack, "GET", `/image_sets/${set.id}`, stack.admin)).body;
@@ -133,15 +156,23 @@ describe("dropbox names from outside", () => {
     const recorded = [...(await stack.host.services.images.memberSources(set.id)).keys()].map((path) => path.split("/").pop()!).slice(0, 3);
     const replacement = await png(50, 50, 99);
     const statuses = new Map<string, number>();
-    await mapLimit(Array.from({ length: 30 }, (_, i) => `late-${i}.png`), 8, async (name, i) => {
-      statuses.set(name, await rawUpload(set.dropbox, name, await png(9, 9, 500 + i)));
-    });
+    await mapLimit(
+      Array.from({ length: 30 }, (_, i) => `late-${i}.png`),
+      8,
+      async (name, i) => {
+        statuses.set(name, await rawUpload(set.dropbox, name, await png(9, 9, 500 + i)));
+      },
+    );
     for (const name of recorded) statuses.set(name, await rawUpload(set.dropbox, name, replacement));
 
-    const done = await waitFor("set finished", async () => {
-      const s = (await call(stack, "GET", `/image_sets/${set.id}`, stack.admin)).body;
-      return s.status === "finished" ? s : undefined;
-    }, 60_000);
+    const done = await waitFor(
+      "set finished",
+      async () => {
+        const s = (await call(stack, "GET", `/image_sets/${set.id}`, stack.admin)).body;
+        return s.status === "finished" ? s : undefined;
+      },
+      60_000,
+    );
     const listed = (await call(stack, "GET", `/image_sets/${set.id}/images?per_page=1000`, stack.admin)).body;
     const names = new Set(listed.images.map((i: { blobstorage_path: string }) => i.blobstorage_path.replace("uploads/late-uploads/", "")));
     const rejected = new Map<string, string>(done.rejected_files.map((f: { name: string; reason: string }) => [f.name, f.reason]));
@@ -221,7 +252,11 @@ describe("label batches are all-or-nothing", () => {
     const ids = await seedImages("died-applying", 150);
     const { id } = await activeCampaign("died-applying", "died@example.com", ids);
     const services = stack.host.services;
-    const batch = newLabelBatch(id, "partner@example.com", ids.map((imageId) => ({ imageId, objects: [{ label_original: "a", label_translated: "a", confidence: null, bounding_box: box, polygon: null }] })));
+    const batch = newLabelBatch(
+      id,
+      "partner@example.com",
+      ids.map((imageId) => ({ imageId, objects: [{ label_original: "a", label_translated: "a", confidence: null, bounding_box: box, polygon: null }] })),
+    );
     const known = await services.campaigns.getImages(id, ids);
     // Staged, committed (the batch row's createEntity), then applying dies on its second transaction.
     const crashing = storesOn(failingAt("submitTransaction", 2, "createEntity"));
@@ -244,7 +279,11 @@ describe("label batches are all-or-nothing", () => {
     const ids = await seedImages("died-staging", 80);
     const { id } = await activeCampaign("died-staging", "staging@example.com", ids);
     const services = stack.host.services;
-    const batch = newLabelBatch(id, "partner@example.com", ids.map((imageId) => ({ imageId, objects: [] })));
+    const batch = newLabelBatch(
+      id,
+      "partner@example.com",
+      ids.map((imageId) => ({ imageId, objects: [] })),
+    );
     const known = await services.campaigns.getImages(id, ids);
     const before = await services.campaigns.getImages(id, ids);
     // Staged (one transaction of history rows), then the commit (the first createEntity) fails.
@@ -255,7 +294,10 @@ describe("label batches are all-or-nothing", () => {
     await runCampaignSubmission(services, id, batch.batchId, ids, quiet);
     const historyRows: unknown[] = [];
     for (const partition of new Set(ids.map((imageId) => services.campaigns.imagePartition(id, imageId)))) {
-      for await (const row of services.clients.table("campaignData").listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partition} and RowKey ge 'sub!' and RowKey lt 'sub"'` } })) historyRows.push(row);
+      for await (const row of services.clients
+        .table("campaignData")
+        .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partition} and RowKey ge 'sub!' and RowKey lt 'sub"'` } }))
+        historyRows.push(row);
     }
     expect(historyRows).toEqual([]);
     // A commit that arrives after the abort is refused, so the batch can never take effect half-seen.
@@ -286,7 +328,11 @@ describe("refused requests leave no trace", () => {
 
   it("validates a whole campaign request (metadata size and depth, labels) before creating the labeler", async () => {
     const cases: Array<[unknown, number, RegExp]> = [
-      [{ title: "meta-big", labeler_email: "meta@example.com", metadata: { blob: "x".repeat(70 * 1024) } }, 422, /metadata is \d+ bytes of JSON; at most 16384/],
+      [
+        { title: "meta-big", labeler_email: "meta@example.com", metadata: { blob: "x".repeat(70 * 1024) } },
+        422,
+        /metadata is \d+ bytes of JSON; at most 16384/,
+      ],
       [`{"title":"meta-deep","labeler_email":"meta@example.com","metadata":{"a":${deep(5000)}}}`, 400, /nests deeper than 64 levels/],
       [{ title: "meta-deep", labeler_email: "meta@example.com", metadata: nested(30) }, 422, /metadata nests deeper than 20 levels/],
       [{ title: "nul-label", labeler_email: "meta@example.com", label_translations: { "a\u0000b": "c" } }, 422, /control character U\+0000/],
@@ -307,7 +353,10 @@ describe("refused requests leave no trace", () => {
   });
 
   it("refuses oversized or deep image set metadata before creating the dropbox", async () => {
-    const before = { tables: await tableSnapshot(stack.host.services), blobs: await stack.host.services.clients.blobService.getContainerClient("dropbox-meta-set").exists() };
+    const before = {
+      tables: await tableSnapshot(stack.host.services),
+      blobs: await stack.host.services.clients.blobService.getContainerClient("dropbox-meta-set").exists(),
+    };
     expect((await call(stack, "POST", "/image_sets", stack.admin, { title: "meta-set", metadata: { blob: "x".repeat(70 * 1024) } })).status).toBe(422);
     expect((await call(stack, "POST", "/image_sets", stack.admin, `{"title":"meta-set","metadata":{"a":${deep(1000)}}}`)).status).toBe(400);
     expect(await tableSnapshot(stack.host.services)).toEqual(before.tables);

@@ -24,7 +24,17 @@ beforeAll(async () => {
   const campaigns = stack.host.services.campaigns;
   const objects = toJsonColumns("objects", [
     { label_original: "car", label_translated: "car", confidence: 1, bounding_box: { xmin: 10, xmax: 110, ymin: 20, ymax: 70 }, polygon: null },
-    { label_original: "tree", label_translated: "tree", confidence: null, bounding_box: null, polygon: [[0, 0], [40, 0], [0, 30]] },
+    {
+      label_original: "tree",
+      label_translated: "tree",
+      confidence: null,
+      bounding_box: null,
+      polygon: [
+        [0, 0],
+        [40, 0],
+        [0, 30],
+      ],
+    },
   ]);
   const now = contractTimestamp();
   const images: ImageRecord[] = Array.from({ length: IMAGES }, (_, i) => ({
@@ -43,7 +53,13 @@ beforeAll(async () => {
   const seedStart = Date.now();
   await campaigns.addImages(campaignId, images);
   const ids = images.map((i) => i.imageId);
-  await campaigns.updateImages(campaignId, ids, () => ({ ...objects, labelStatus: "admin_complete", submittedBy: "large@example.com", firstLabeledAt: now, lastActivityAt: now }));
+  await campaigns.updateImages(campaignId, ids, () => ({
+    ...objects,
+    labelStatus: "admin_complete",
+    submittedBy: "large@example.com",
+    firstLabeledAt: now,
+    lastActivityAt: now,
+  }));
   console.log(`seeded ${IMAGES} images in ${Date.now() - seedStart} ms`);
   expect(await campaigns.progress(campaignId)).toEqual({ done: IMAGES, total: IMAGES });
   await campaigns.update(campaignId, () => ({ status: "completed" }));
@@ -52,10 +68,14 @@ afterAll(async () => stack?.stop());
 
 async function exportOf(format: string) {
   const started = await call(stack, "POST", `/campaigns/${campaignId}/exports`, stack.admin, { format });
-  const job = await waitFor(`${format} export`, async () => {
-    const r = (await call(stack, "GET", `/exports/${started.body.export_id}`, stack.admin)).body;
-    return r.status === "succeeded" || r.status === "failed" ? r : undefined;
-  }, 240_000);
+  const job = await waitFor(
+    `${format} export`,
+    async () => {
+      const r = (await call(stack, "GET", `/exports/${started.body.export_id}`, stack.admin)).body;
+      return r.status === "succeeded" || r.status === "failed" ? r : undefined;
+    },
+    240_000,
+  );
   expect(job.status, job.error).toBe("succeeded");
   return { job, file: Buffer.from(await (await fetch(job.download_url)).arrayBuffer()) };
 }
@@ -91,8 +111,16 @@ describe("a 20,000-image campaign", () => {
     const before = await container.getBlobClient(outputs.labelSet).getProperties();
 
     // Redelivered twice: the first run completes the rest, the second finds nothing to do.
-    await runCampaignFinish(stack.host.services, campaignId, jobLog(() => {}, {}));
-    await runCampaignFinish(stack.host.services, campaignId, jobLog(() => {}, {}));
+    await runCampaignFinish(
+      stack.host.services,
+      campaignId,
+      jobLog(() => {}, {}),
+    );
+    await runCampaignFinish(
+      stack.host.services,
+      campaignId,
+      jobLog(() => {}, {}),
+    );
     const campaign = (await call(stack, "GET", `/campaigns/${campaignId}`, stack.admin)).body;
     expect(campaign.status).toBe("finished");
     expect(campaign.date_finished).toMatch(/Z$/);

@@ -41,16 +41,39 @@ beforeAll(async () => {
   stack = await startTestStack({ config, queue: sender });
   const container = stack.host.services.clients.blobService.getContainerClient(stack.config.imageContainer);
   const facts: ImageFacts[] = [];
-  for (const [i, { path, size: [width, height] }] of images.entries()) {
+  for (const [
+    i,
+    {
+      path,
+      size: [width, height],
+    },
+  ] of images.entries()) {
     const bytes = await png(width, height, i + 1);
     stored.set(path, bytes);
     await container.getBlockBlobClient(path).uploadData(bytes);
-    facts.push({ blobPath: path, imagesetId: 1, imagesetTitle: "mo", width, height, filesize: bytes.length, filetype: "PNG", dateTaken: null, lat: null, lon: null });
+    facts.push({
+      blobPath: path,
+      imagesetId: 1,
+      imagesetTitle: "mo",
+      width,
+      height,
+      filesize: bytes.length,
+      filetype: "PNG",
+      dateTaken: null,
+      lat: null,
+      lon: null,
+    });
   }
   ids = (await stack.host.services.images.record(facts)).map((r) => r.imageId);
   const created = await call(stack, "POST", "/campaigns", stack.admin, { title: "mask-outputs", labeler_email: "mo@example.com" });
   campaignId = created.body.campaign_id;
-  await call(stack, "POST", `/campaigns/${campaignId}/images`, stack.admin, ids.map((id) => ({ id })));
+  await call(
+    stack,
+    "POST",
+    `/campaigns/${campaignId}/images`,
+    stack.admin,
+    ids.map((id) => ({ id })),
+  );
   await call(stack, "PUT", `/campaigns/${campaignId}`, stack.admin, { new_status: "active" });
   const partner = { "Authentication-Key": created.body.access_token.apikey, "Authentication-Secret": created.body.access_token.apisecret };
   const labels = ids.map((id) => ({ image_id: id, objects: [{ label: "thing", bounding_box: { xmin: 1, xmax: 5, ymin: 1, ymax: 4 } }] }));
@@ -98,7 +121,10 @@ describe("mask outputs under hostile input", () => {
       [{ output_folder: "a//b" }, "output_folder"],
       [{ output_folder: "a/%2e%2e/b" }, "output_folder"],
     ] as const) {
-      for (const r of [await labelImages(body), await call(stack, "POST", `/campaigns/${campaignId}/exports`, stack.admin, { format: "masks", gt_mode: "filled_polygon", ...body })]) {
+      for (const r of [
+        await labelImages(body),
+        await call(stack, "POST", `/campaigns/${campaignId}/exports`, stack.admin, { format: "masks", gt_mode: "filled_polygon", ...body }),
+      ]) {
         expect(r.status, JSON.stringify(body)).toBe(422);
         expect(r.body.detail).toContain(`body.${field}: ${field} `);
       }
@@ -131,7 +157,7 @@ describe("mask outputs under hostile input", () => {
     for (const [i, [imageId, copy, mask]] of expected.entries()) {
       // Each output belongs to its image: the copy's bytes, the mask's size, the legend's image_id.
       expect(zip.get(copy)!.equals(stored.get(images[i]!.path)!), copy).toBe(true);
-      const meta = await sharp(zip.get(`${mask}.png`)!).metadata();
+      const meta = await sharp(zip.get(`${mask}.png`)).metadata();
       expect([meta.width, meta.height], mask).toEqual([...images[i]!.size]);
       expect(JSON.parse(zip.get(`${mask}.json`)!.toString()).image_id, mask).toBe(imageId);
     }
@@ -167,7 +193,9 @@ describe("mask outputs under hostile input", () => {
     expect([run1.status, run2.status, ownx.status]).toEqual([202, 202, 202]);
     const parent = await labelImages({ output_folder: "sib" });
     expect(parent.status).toBe(409);
-    expect(parent.body.detail).toMatch(new RegExp(`^output_folder sib holds sib/run[12], which belongs to export (${run1.body.export_id}|${run2.body.export_id})`));
+    expect(parent.body.detail).toMatch(
+      new RegExp(`^output_folder sib holds sib/run[12], which belongs to export (${run1.body.export_id}|${run2.body.export_id})`),
+    );
     expect(await exportCount()).toBe(before + 4);
 
     // Each zip holds exactly its own job's files, and so does its folder.

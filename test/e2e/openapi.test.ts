@@ -38,6 +38,9 @@ describe("OpenAPI document", () => {
     expect((await call(stack, "GET", "/info/version", stack.admin)).body.api).toBe("v1");
     const status = await call(stack, "GET", "/info/status", stack.admin);
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ healthy: true, checks: { blob_storage: { ok: true }, table_storage: { ok: true }, queues: { ok: true }, azure_ml: { ok: true, detail: "not configured" } } });
+    expect(status.body).toMatchObject({
+      healthy: true,
+      checks: { blob_storage: { ok: true }, table_storage: { ok: true }, queues: { ok: true }, azure_ml: { ok: true, detail: "not configured" } },
+    });
   });
 });

@@ -30,21 +30,41 @@ describe("campaigns across buckets", () => {
   it("adds 10,500 images in the background, then pages through them in id order", async () => {
     const { id } = await newCampaign("background");
     const wanted = ids.slice(0, 10_500);
-    const answer = await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, wanted.map((imageId) => ({ id: imageId })));
+    const answer = await call(
+      stack,
+      "POST",
+      `/campaigns/${id}/images`,
+      stack.admin,
+      wanted.map((imageId) => ({ id: imageId })),
+    );
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ campaign_id: id, status: "queued", images: { done: 0, total: 10_500 } });
     expect(answer.headers.get("location")).toBe(`/api/v1/campaigns/${id}/additions/${answer.body.addition_id}`);
-    const done = await waitFor("addition done", async () => {
-      const addition = (await call(stack, "GET", `/campaigns/${id}/additions/${answer.body.addition_id}`, stack.admin)).body;
-      return addition.status === "succeeded" || addition.status === "failed" ? addition : undefined;
-    }, 120_000);
+    const done = await waitFor(
+      "addition done",
+      async () => {
+        const addition = (await call(stack, "GET", `/campaigns/${id}/additions/${answer.body.addition_id}`, stack.admin)).body;
+        return addition.status === "succeeded" || addition.status === "failed" ? addition : undefined;
+      },
+      120_000,
+    );
     expect(done).toMatchObject({ status: "succeeded", images: { done: 10_500, total: 10_500 }, error: null });
     expect((await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body.progress).toEqual({ done: 0, total: 10_500 });
     const last = (await call(stack, "GET", `/campaigns/${id}/images?page=11&per_page=1000`, stack.admin)).body;
     expect(last.pagination).toMatchObject({ page: 11, pages: 11, total: 10_500, next: null });
     expect(last.images.map((i: { image_id: number }) => i.image_id)).toEqual(wanted.slice(10_000));
     // An addition that overlaps counts each image once.
-    expect((await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, ids.slice(10_400, 10_600).map((imageId) => ({ id: imageId })))).body).toBe("ok");
+    expect(
+      (
+        await call(
+          stack,
+          "POST",
+          `/campaigns/${id}/images`,
+          stack.admin,
+          ids.slice(10_400, 10_600).map((imageId) => ({ id: imageId })),
+        )
+      ).body,
+    ).toBe("ok");
     expect((await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body.progress.total).toBe(10_600);
     expect((await call(stack, "GET", `/campaigns/${id}/additions/nope`, stack.admin)).status).toBe(404);
   });
@@ -52,7 +72,12 @@ describe("campaigns across buckets", () => {
   it("refuses to activate a campaign while an addition is still running", async () => {
     const { id } = await newCampaign("pending-addition");
     expect((await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, [{ id: ids[0] }])).body).toBe("ok");
-    const pending = await stack.host.services.additions.create(id, { additionId: "20261202000000-00000000", imageIds: [ids[1]!], createdBy: "t", dateCreated: contractTimestamp() });
+    const pending = await stack.host.services.additions.create(id, {
+      additionId: "20261202000000-00000000",
+      imageIds: [ids[1]!],
+      createdBy: "t",
+      dateCreated: contractTimestamp(),
+    });
     const refused = await call(stack, "PUT", `/campaigns/${id}`, stack.admin, { new_status: "active" });
     expect(refused.status).toBe(409);
     expect(refused.body.detail).toMatch(/still adding images/);
@@ -63,12 +88,28 @@ describe("campaigns across buckets", () => {
   it("counts progress and filtered lists exactly while partners label across bucket boundaries, and completes once", async () => {
     const { id, partner } = await newCampaign("crossing");
     const members = ids.slice(700, 3200); // buckets 0-3
-    expect((await call(stack, "POST", `/campaigns/${id}/images`, stack.admin, members.map((imageId) => ({ id: imageId })))).body).toBe("ok");
+    expect(
+      (
+        await call(
+          stack,
+          "POST",
+          `/campaigns/${id}/images`,
+          stack.admin,
+          members.map((imageId) => ({ id: imageId })),
+        )
+      ).body,
+    ).toBe("ok");
     expect((await call(stack, "PUT", `/campaigns/${id}`, stack.admin, { new_status: "active" })).body).toBe("ok");
     // Batches of 100 from an offset of 50, so many straddle a bucket boundary; four partners' requests at once.
     const batches = Array.from({ length: 25 }, (_, b) => members.slice(b * 100 + 50, b * 100 + 150)).filter((b) => b.length);
     const answers = await mapLimit([members.slice(0, 50), ...batches], 4, (batch) =>
-      call(stack, "PUT", `/campaigns/${id}/objects`, partner, batch.map((imageId) => ({ image_id: imageId, objects: [{ label: "a", bounding_box: box }] }))),
+      call(
+        stack,
+        "PUT",
+        `/campaigns/${id}/objects`,
+        partner,
+        batch.map((imageId) => ({ image_id: imageId, objects: [{ label: "a", bounding_box: box }] })),
+      ),
     );
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
     const campaign = (await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body;
@@ -87,7 +128,17 @@ describe("campaigns across buckets", () => {
     expect(labels.pagination).toMatchObject({ total: 2430, pages: 3 });
     expect(labels.labels).toHaveLength(430);
     // Relabeling the rejected images completes it again.
-    expect((await call(stack, "PUT", `/campaigns/${id}/objects`, partner, rejected.map((imageId) => ({ image_id: imageId, objects: [] })))).body).toBe("ok");
+    expect(
+      (
+        await call(
+          stack,
+          "PUT",
+          `/campaigns/${id}/objects`,
+          partner,
+          rejected.map((imageId) => ({ image_id: imageId, objects: [] })),
+        )
+      ).body,
+    ).toBe("ok");
     expect((await call(stack, "GET", `/campaigns/${id}`, stack.admin)).body).toMatchObject({ status: "completed", progress: { done: 2500, total: 2500 } });
   });
 });

@@ -13,7 +13,12 @@ const progressOf = async (id: number) => (await call(stack, "GET", `/campaigns/$
 describe("the seed 001 notebook, top to bottom, over real HTTP", () => {
   it("image set, campaign, partner labels, progress, completion, reopen, relabel, finish", async () => {
     const set = (await call(stack, "POST", "/image_sets", stack.admin, { title: "imageset-26-10-2020", metadata: { country: "Nederland" } })).body;
-    for (const [name, w, h] of [["car.png", 200, 200], ["jayke.png", 310, 340], ["shadyguy_dark.png", 240, 203], ["four.png", 180, 160]] as const) {
+    for (const [name, w, h] of [
+      ["car.png", 200, 200],
+      ["jayke.png", 310, 340],
+      ["shadyguy_dark.png", 240, 203],
+      ["four.png", 180, 160],
+    ] as const) {
       await uploadToDropbox(set.dropbox_url, name, await png(w, h, name.length));
     }
     expect((await call(stack, "PUT", `/image_sets/${set.imageset_id}`, stack.admin, { new_status: "finished" })).body).toBe("ok");
@@ -44,13 +49,25 @@ describe("the seed 001 notebook, top to bottom, over real HTTP", () => {
     const images = (await call(stack, "GET", "/images", stack.admin)).body.images;
     const ids = images.map((i: any) => i.image_id).sort((a: number, b: number) => a - b);
     expect(ids).toEqual([1, 2, 3, 4]);
-    expect((await call(stack, "POST", `/campaigns/${campaignId}/images`, stack.admin, ids.map((id: number) => ({ id })))).body).toBe("ok");
+    expect(
+      (
+        await call(
+          stack,
+          "POST",
+          `/campaigns/${campaignId}/images`,
+          stack.admin,
+          ids.map((id: number) => ({ id })),
+        )
+      ).body,
+    ).toBe("ok");
     expect(await progressOf(campaignId)).toMatchObject({ status: "created", progress: { done: 0, total: 4 } });
     expect((await call(stack, "PUT", `/campaigns/${campaignId}`, stack.admin, { new_status: "active" })).body).toBe("ok");
 
     const listed = await call(stack, "GET", `/campaigns/${campaignId}/images`, partner);
     expect(listed.status).toBe(200);
-    expect(listed.body.images.map((i: any) => ({ image_id: i.image_id, url: i.url }))).toEqual(ids.map((id: number) => ({ image_id: id, url: `/images/${id}` })));
+    expect(listed.body.images.map((i: any) => ({ image_id: i.image_id, url: i.url }))).toEqual(
+      ids.map((id: number) => ({ image_id: id, url: `/images/${id}` })),
+    );
     expect(listed.body.pagination).toEqual({ next: null, page: 1, pages: 1, per_page: 1000, prev: null, total: 4 });
     const fetched = await call(stack, "GET", "/images/1", partner);
     expect(fetched.status).toBe(303);
@@ -91,12 +108,37 @@ describe("the seed 001 notebook, top to bottom, over real HTTP", () => {
     // Completed: no more labels until reopened.
     expect((await call(stack, "PUT", `/campaigns/${campaignId}/objects`, partner, secondBatch)).status).toBe(409);
     expect((await call(stack, "PUT", `/campaigns/${campaignId}`, stack.admin, { new_status: "active" })).body).toBe("ok");
-    const relabel = [{ image_id: 4, objects: [{ label: "Wood", polygon: [[1, 1], [50, 1], [25, 40]] }] }];
+    const relabel = [
+      {
+        image_id: 4,
+        objects: [
+          {
+            label: "Wood",
+            polygon: [
+              [1, 1],
+              [50, 1],
+              [25, 40],
+            ],
+          },
+        ],
+      },
+    ];
     expect((await call(stack, "PUT", `/campaigns/${campaignId}/objects`, partner, relabel)).body).toBe("ok");
     const objects = await call(stack, "GET", `/images/4/objects?campaigns=${campaignId}`, stack.admin);
     // The v1 contract answers the JSON array of objects itself.
     expect(objects.body).toEqual([
-      { label: "Wood", label_original: "Wood", label_translated: "Wood", confidence: null, bounding_box: null, polygon: [[1, 1], [50, 1], [25, 40]] },
+      {
+        label: "Wood",
+        label_original: "Wood",
+        label_translated: "Wood",
+        confidence: null,
+        bounding_box: null,
+        polygon: [
+          [1, 1],
+          [50, 1],
+          [25, 40],
+        ],
+      },
     ]);
     const history = await call(stack, "GET", `/campaigns/${campaignId}/images/4/history`, stack.admin);
     expect(history.body.submissions.map((s: any) => s.objects.length)).toEqual([0, 1]);

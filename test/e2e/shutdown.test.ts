@@ -118,7 +118,7 @@ async function freePorts(): Promise<{ http: number; azurite: number }> {
       server.listen(port, "127.0.0.1", () => resolve(server));
     });
   const close = (servers: Array<ReturnType<typeof createServer> | undefined>) =>
-    Promise.all(servers.map((s) => s && new Promise((resolve) => s.close(resolve))));
+    Promise.all(servers.filter((s) => s !== undefined).map((s) => new Promise((resolve) => s.close(resolve))));
   for (;;) {
     const first = await listen(0);
     const base = (first!.address() as { port: number }).port;
@@ -151,8 +151,8 @@ async function startStack(env: Record<string, string>): Promise<Stack> {
     for (const line of chunk.toString().split("\n")) if (line.trim()) lines.push(line);
     if (process.env.TEST_LOG) process.stdout.write(chunk);
   };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await waitFor("the API", async () => lines.some((l) => l.startsWith("API: ")) || child.exitCode !== null, API_TIMEOUT_MS);
   if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${lines.join("\n")}`);

@@ -80,11 +80,11 @@ async function startHost(settings: Record<string, string>): Promise<string> {
   Object.assign(env, settings, identity.env, { NODE_EXTRA_CA_CERTS: certificate.certPath });
   const child = spawn(process.execPath, ["--import", "tsx", "test/support/identityHost.ts"], { env, stdio: ["pipe", "pipe", "pipe"] });
   host = child;
-  createInterface({ input: child.stderr! }).on("line", (line) => {
+  createInterface({ input: child.stderr }).on("line", (line) => {
     hostLog.push(line);
     if (process.env.TEST_LOG) console.log(`host: ${line}`);
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the host did not start within 30 s:\n${hostLog.join("\n")}`)), 30_000);
     child.once("exit", (code) => {
@@ -117,7 +117,15 @@ const sasOf = (url: string) => Object.fromEntries(new URL(url).searchParams);
 /** What every SAS the app hands out must be: signed with a user delegation key of the app's identity, https only. */
 function expectUserDelegationSas(url: string, expected: { sr: string; sp: string; validFor: number }) {
   const sas = sasOf(url);
-  expect(sas, url).toMatchObject({ skoid: TEST_OBJECT_ID, sktid: TEST_TENANT_ID, sks: "b", sr: expected.sr, sp: expected.sp, spr: "https", sv: USER_DELEGATION_SAS_VERSION });
+  expect(sas, url).toMatchObject({
+    skoid: TEST_OBJECT_ID,
+    sktid: TEST_TENANT_ID,
+    sks: "b",
+    sr: expected.sr,
+    sp: expected.sp,
+    spr: "https",
+    sv: USER_DELEGATION_SAS_VERSION,
+  });
   for (const field of ["sig", "skt", "ske", "skv", "st", "se"]) expect(sas[field], `${field} in ${url}`).toBeTruthy();
   // Expires when documented: a 7-day link a minute or two early, since its key lives at most 7 days,
   // and the signer caps `se` at the key's expiry so the link never outlives its key.
@@ -188,7 +196,10 @@ describe("the managed-identity path on Azurite with OAuth", () => {
     expectUserDelegationSas(dropbox, { sr: "c", sp: "rwdl", validFor: DROPBOX_SAS_DAYS * 24 * 3600_000 });
 
     // Any HTTP client uploads with it: a plain PUT, no SDK, no credentials but the SAS.
-    for (const [name, bytes] of [["car.png", await car], ["sub/photo.jpg", await photo]] as const) {
+    for (const [name, bytes] of [
+      ["car.png", await car],
+      ["sub/photo.jpg", await photo],
+    ] as const) {
       const url = new URL(dropbox);
       url.pathname += `/${name}`;
       const put = await tlsRequest(url.toString(), { ca: certificate.pem, method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: bytes });
@@ -249,7 +260,17 @@ describe("the managed-identity path on Azurite with OAuth", () => {
     const campaign = await call(stack, "POST", "/campaigns", admin, { title: "mi-campaign", labeler_email: "mi-partner@example.com" });
     expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
     const id = campaign.body.campaign_id as number;
-    expect((await call(stack, "POST", `/campaigns/${id}/images`, admin, imageIds.map((i) => ({ id: i })))).body).toBe("ok");
+    expect(
+      (
+        await call(
+          stack,
+          "POST",
+          `/campaigns/${id}/images`,
+          admin,
+          imageIds.map((i) => ({ id: i })),
+        )
+      ).body,
+    ).toBe("ok");
     const started = await call(stack, "POST", `/campaigns/${id}/exports`, admin, { format: "csv", label_status: "all" });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const done = await waitFor("export", async () => {

@@ -100,7 +100,7 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
 
   it("rejects an invalid body before anything is sent", async () => {
     const before = { messages: peer.messages.length, links: peer.linkAttempts.length };
-    const bad = { imagesetId: -1 } as unknown as JobBody<"imageset-copy">;
+    const bad = { imagesetId: -1 };
     await expect(sender.send("imageset-copy", bad)).rejects.toBeInstanceOf(ZodError);
     const extra = { campaignId: 1, imageId: 2 } as unknown as JobBody<"campaign-finish">;
     await expect(sender.send("campaign-finish", extra)).rejects.toBeInstanceOf(ZodError);
@@ -132,7 +132,12 @@ describe("ServiceBusJobSender against an AMQP peer", () => {
     // The same cached sender recovers once the broker accepts again.
     peer.state = {};
     await sender.send("export-run", { exportId: "after-busy" });
-    expect(peer.messagesFor(queue).slice(sentBefore).map((m) => m.body)).toEqual([{ exportId: "after-busy" }]);
+    expect(
+      peer
+        .messagesFor(queue)
+        .slice(sentBefore)
+        .map((m) => m.body),
+    ).toEqual([{ exportId: "after-busy" }]);
   });
 
   it("does not retry a permanent refusal (queue missing)", async () => {

@@ -144,7 +144,14 @@ describe("bucketed set (set members, campaign images)", () => {
   it("adds each id once under concurrent overlapping adders across buckets, with exact counts and pages", async () => {
     const set = new BucketedSet(records, "settest", "m");
     const ids = Array.from({ length: 2200 }, (_, i) => 500 + i); // buckets 0, 1, 2
-    const added = await Promise.all(Array.from({ length: 5 }, (_, w) => set.add(ids.slice(w * 400, w * 400 + 700).map((id) => ({ id, entity: { id } })), () => ({ even: 1 }))));
+    const added = await Promise.all(
+      Array.from({ length: 5 }, (_, w) =>
+        set.add(
+          ids.slice(w * 400, w * 400 + 700).map((id) => ({ id, entity: { id } })),
+          () => ({ even: 1 }),
+        ),
+      ),
+    );
     expect(added.reduce((a, b) => a + b, 0)).toBe(2200);
     const exact = await set.exactCounts();
     // A count row per group of 100 ids: groups 5-26.
@@ -167,13 +174,19 @@ describe("campaign counts across buckets", () => {
     expect(await Promise.all([campaigns.addImages(campaignId, images), campaigns.addImages(campaignId, images.slice(100, 300))])).toSatisfy(
       ([a, b]: number[]) => a! + b! === 600,
     );
-    const objects: StoredObject[] = [{ label_original: "a", label_translated: "a", confidence: null, bounding_box: { xmin: 0, xmax: 1, ymin: 0, ymax: 1 }, polygon: null }];
+    const objects: StoredObject[] = [
+      { label_original: "a", label_translated: "a", confidence: null, bounding_box: { xmin: 0, xmax: 1, ymin: 0, ymax: 1 }, polygon: null },
+    ];
     const ids = images.map((i) => i.imageId);
     // Overlapping batches of 60 (one or two buckets each), every one stored twice at once.
     const windows = Array.from({ length: 12 }, (_, w) => ids.slice(w * 50, w * 50 + 60));
     await Promise.all(
       windows.flatMap((window) => {
-        const batch = newLabelBatch(campaignId, "p@example.com", window.map((imageId) => ({ imageId, objects })));
+        const batch = newLabelBatch(
+          campaignId,
+          "p@example.com",
+          window.map((imageId) => ({ imageId, objects })),
+        );
         return [0, 1].map(async () => batches.store(batch, await campaigns.getImages(campaignId, window)));
       }),
     );
@@ -185,7 +198,9 @@ describe("campaign counts across buckets", () => {
     ]);
     // The counters equal a recount of the rows, in every bucket and in the summary.
     const recount = new Map<string, number>();
-    for await (const rows of campaigns.scanImages(campaignId)) for (const image of rows) recount.set(categoryOf(image.labelStatus, image.testData), (recount.get(categoryOf(image.labelStatus, image.testData)) ?? 0) + 1);
+    for await (const rows of campaigns.scanImages(campaignId))
+      for (const image of rows)
+        recount.set(categoryOf(image.labelStatus, image.testData), (recount.get(categoryOf(image.labelStatus, image.testData)) ?? 0) + 1);
     const exact = [...(await campaigns.images(campaignId).exactCounts()).values()];
     const summed = new Map<string, number>();
     for (const counts of exact) for (const [name, n] of Object.entries(counts.counters)) if (n) summed.set(name, (summed.get(name) ?? 0) + n);

@@ -202,7 +202,7 @@ export class AmqpPeer {
       body: decodeBody(message),
       applicationProperties: message.application_properties,
     };
-    const scheduled = (message.message_annotations as Record<string, unknown> | undefined)?.["x-opt-scheduled-enqueue-time"];
+    const scheduled = message.message_annotations?.["x-opt-scheduled-enqueue-time"];
     if (scheduled !== undefined) received.scheduledEnqueueTime = new Date(scheduled as Date | number);
     const reject = this.state.rejectMessages;
     if (reject) {
@@ -243,17 +243,14 @@ function targetAddress(target: unknown): string {
 /** The client's `$cbs` receiver link is named after its reply-to address. */
 function findReplySender(connection: Connection, replyTo: string | undefined): Sender | undefined {
   const isCbs = (link: Sender) => targetAddress(link.source) === "$cbs";
-  return (
-    connection.find_sender((link: Sender) => isCbs(link) && link.name === replyTo) ??
-    connection.find_sender((link: Sender) => isCbs(link))
-  );
+  return connection.find_sender((link: Sender) => isCbs(link) && link.name === replyTo) ?? connection.find_sender((link: Sender) => isCbs(link));
 }
 
 function decodeBody(message: Message): unknown {
   const body: unknown = message.body;
   let bytes: Buffer | undefined;
   if (Buffer.isBuffer(body)) bytes = body;
-  else if (body && typeof body === "object" && "content" in body && Buffer.isBuffer((body as { content: unknown }).content)) {
+  else if (body && typeof body === "object" && "content" in body && Buffer.isBuffer(body.content)) {
     // A data section (typecode 0x75), which is how the SDK encodes non-binary bodies: JSON text.
     bytes = (body as { content: Buffer }).content;
   }

@@ -33,9 +33,23 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
   const certPath = join(dir, "azurite-cert.pem");
   const keyPath = join(dir, "azurite-key.pem");
   const args = [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    keyPath,
+    "-out",
+    certPath,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost",
   ];
   try {
     await promisify(execFile)("openssl", args);
@@ -110,7 +124,15 @@ export async function startManagedIdentityEndpoint(): Promise<ManagedIdentityEnd
     }
     const { token, expiresOn } = fakeEntraToken();
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource: url.searchParams.get("resource"), token_type: "Bearer", client_id: randomUUID() }));
+    res.end(
+      JSON.stringify({
+        access_token: token,
+        expires_on: String(expiresOn),
+        resource: url.searchParams.get("resource"),
+        token_type: "Bearer",
+        client_id: randomUUID(),
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -65,7 +65,14 @@ export function rawRequest(port: number, request: RawRequest, timeoutMs = 30_000
       clearTimeout(timer);
       socket.destroy();
       const parsed = parseResponse(Buffer.concat(chunks));
-      resolve(parsed ?? { status: 0, headers: {}, text: Buffer.concat(chunks).toString("utf8"), transportError: transportError ?? "connection closed without an HTTP answer" });
+      resolve(
+        parsed ?? {
+          status: 0,
+          headers: {},
+          text: Buffer.concat(chunks).toString("utf8"),
+          transportError: transportError ?? "connection closed without an HTTP answer",
+        },
+      );
     };
     const socket = connect({ port, host: "127.0.0.1" });
     const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs);

@@ -5,4 +5,8 @@ import { jobLog } from "../../shared/jobs/runtime.js";
 import { createServices } from "../../shared/services.js";
 
 const services = createServices(loadConfig());
-await runCampaignFinish(services, Number(process.argv[2]), jobLog((_, line) => console.log(line), { job: "campaign-finish" }));
+await runCampaignFinish(
+  services,
+  Number(process.argv[2]),
+  jobLog((_, line) => console.log(line), { job: "campaign-finish" }),
+);

@@ -12,7 +12,13 @@ export function rawUpload(dropboxUrl: string, rawName: string, bytes: Buffer | s
   const url = new URL(dropboxUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: "PUT", path: `${url.pathname}/${rawName}${url.search}`, headers: { "x-ms-blob-type": "BlockBlob", "content-length": Buffer.byteLength(bytes) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: "PUT",
+        path: `${url.pathname}/${rawName}${url.search}`,
+        headers: { "x-ms-blob-type": "BlockBlob", "content-length": Buffer.byteLength(bytes) },
+      },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));

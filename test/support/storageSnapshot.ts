@@ -123,7 +123,9 @@ export function diffSnapshots(before: StorageSnapshot, after: StorageSnapshot, l
           const old = JSON.parse(String(a.get(key))) as Record<string, unknown>;
           const now = JSON.parse(String(value)) as Record<string, unknown>;
           const fields = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((f) => JSON.stringify(old[f]) !== JSON.stringify(now[f]));
-          change = fields.map((f) => `${f}: ${shorten(JSON.stringify(old[f]) ?? "absent", 80)} → ${shorten(JSON.stringify(now[f]) ?? "absent", 80)}`).join(", ");
+          change = fields
+            .map((f) => `${f}: ${shorten(JSON.stringify(old[f]) ?? "absent", 80)} → ${shorten(JSON.stringify(now[f]) ?? "absent", 80)}`)
+            .join(", ");
         }
         lines.push(`~ ${what} ${key.split(SEP).join(" | ")}: ${change}`);
       }

@@ -61,7 +61,11 @@ const objects = (label: string): StoredObject[] => [{ label_original: label, lab
 /** A partner's batch, stored as submitObjects stores it (validated against the rows it read). */
 async function label(campaignId: number, ids: number[], tag = "a") {
   const known = await services.campaigns.findImages(campaignId, ids);
-  const batch = newLabelBatch(campaignId, "partner@example.com", ids.map((imageId) => ({ imageId, objects: objects(tag) })));
+  const batch = newLabelBatch(
+    campaignId,
+    "partner@example.com",
+    ids.map((imageId) => ({ imageId, objects: objects(tag) })),
+  );
   return { batch, known, stored: await services.labelBatches.store(batch, known) };
 }
 
@@ -70,7 +74,9 @@ function review(campaignId: number, ids: number[], decision: "approve" | "reject
   const target: LabelStatus = decision === "approve" ? "admin_complete" : "rejected";
   const now = "2024-01-02T00:00:00.000000Z";
   return services.campaigns.updateImages(campaignId, ids, (image) =>
-    image.labelStatus === "unlabeled" ? null : { labelStatus: target, reviewComment: decision === "reject" ? "redo" : "", reviewedBy: "admin@test.example", reviewedAt: now, lastActivityAt: now },
+    image.labelStatus === "unlabeled"
+      ? null
+      : { labelStatus: target, reviewComment: decision === "reject" ? "redo" : "", reviewedBy: "admin@test.example", reviewedAt: now, lastActivityAt: now },
   );
 }
 
@@ -83,7 +89,11 @@ function markTest(campaignId: number, ids: number[], testData: boolean) {
 function nonZero(counters: Iterable<Record<string, number>>): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const c of counters) for (const [name, n] of Object.entries(c)) sum[name] = (sum[name] ?? 0) + n;
-  return Object.fromEntries(Object.entries(sum).filter(([, n]) => n !== 0).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(sum)
+      .filter(([, n]) => n !== 0)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 }
 
 /** Done as the contract defines it: images whose partner labels stand (submitted, or approved). Written out, not taken from the code. */
@@ -101,7 +111,10 @@ async function expectCounts(campaignId: number, expected: Record<string, number>
   expect(summary, "the summary mirrors the count rows").toEqual(exact);
   expect(nonZero([...exact.values()].map((c) => c.counters)), "count rows").toEqual(want);
   const total = Object.values(want).reduce((a, b) => a + b, 0);
-  expect([...exact.values()].reduce((n, c) => n + c.total, 0), "count rows' total").toBe(total);
+  expect(
+    [...exact.values()].reduce((n, c) => n + c.total, 0),
+    "count rows' total",
+  ).toBe(total);
 
   const rows: Record<string, number> = {};
   for await (const page of services.campaigns.scanImages(campaignId)) {
@@ -254,7 +267,9 @@ describe("campaign counts", () => {
     // A newer change of the same group, then the older counts arriving late (a redelivered or slow writer):
     // the summary keeps the newer counts.
     const second = await services.campaigns.readImages(campaignId, [ids[1]!]);
-    const next = await services.campaigns.writeImages(campaignId, second.countRows, [{ image: second.images.get(ids[1]!)!, fields: { labelStatus: "user_complete" } }]);
+    const next = await services.campaigns.writeImages(campaignId, second.countRows, [
+      { image: second.images.get(ids[1]!)!, fields: { labelStatus: "user_complete" } },
+    ]);
     expect((await services.campaigns.recordCounts(campaignId, next.before, next.after)).progress).toEqual({ done: 2, total: 3 });
     expect((await services.campaigns.recordCounts(campaignId, before, after)).progress).toEqual({ done: 2, total: 3 });
     await expectCounts(campaignId, { user_complete_0: 2, unlabeled_0: 1 });
@@ -293,7 +308,19 @@ describe("campaign counts", () => {
 describe("campaign counts across buckets", () => {
   /** Image records with chosen ids (the campaign store takes what the image store recorded; no image blobs are read). */
   const imagesWithIds = (ids: number[]): ImageRecord[] =>
-    ids.map((imageId) => ({ imageId, blobPath: `uploads/buckets/${imageId}.png`, imagesetId: 1, imagesetTitle: "buckets", width: 100, height: 80, filesize: 1, filetype: "PNG", dateTaken: null, lat: null, lon: null }));
+    ids.map((imageId) => ({
+      imageId,
+      blobPath: `uploads/buckets/${imageId}.png`,
+      imagesetId: 1,
+      imagesetTitle: "buckets",
+      width: 100,
+      height: 80,
+      filesize: 1,
+      filetype: "PNG",
+      dateTaken: null,
+      lat: null,
+      lon: null,
+    }));
 
   it("sums images in different buckets (ids over 1,000 apart) into one total, and repairs a summary a dead writer left behind", async () => {
     const ids = [42, 999, 1000, 2_500, 7_001];

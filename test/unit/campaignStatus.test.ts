@@ -41,7 +41,10 @@ async function completedCampaign(): Promise<number> {
 }
 
 async function refusal(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error, "the call must be refused").toBeInstanceOf(ApiError);
   return error as ApiError;
 }

@@ -43,7 +43,9 @@ describe("loadConfig", () => {
     }
     expect(() => loadConfig({ STORAGE_QUEUE_ENDPOINT: "https://127.0.0.1:10001/devstoreaccount1" })).toThrow(/go with STORAGE_ACCOUNT_NAME/);
     const connectionString = loadConfig({}).settings.STORAGE_CONNECTION_STRING!;
-    expect(() => loadConfig({ STORAGE_CONNECTION_STRING: connectionString, STORAGE_ACCOUNT_NAME: "acct", STORAGE_TABLE_ENDPOINT: "https://x.example" })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ STORAGE_CONNECTION_STRING: connectionString, STORAGE_ACCOUNT_NAME: "acct", STORAGE_TABLE_ENDPOINT: "https://x.example" }),
+    ).toThrow(ConfigError);
     expect(loadConfig({ STORAGE_ACCOUNT_NAME: "acct", STORAGE_BLOB_ENDPOINT: "" }).settings.STORAGE_BLOB_ENDPOINT).toBeUndefined();
   });
   it("rejects bad settings with a message naming them", () => {

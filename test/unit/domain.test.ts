@@ -70,9 +70,11 @@ describe("pagination", () => {
 });
 
 describe("label submissions", () => {
-  const sizes = new Map([[1, { width: 200, height: 100 }], [2, { width: 50, height: 50 }]]);
-  const prepare = (body: unknown, translations: Record<string, string> | null = null) =>
-    prepareSubmission(submissionSchema.parse(body), sizes, translations);
+  const sizes = new Map([
+    [1, { width: 200, height: 100 }],
+    [2, { width: 50, height: 50 }],
+  ]);
+  const prepare = (body: unknown, translations: Record<string, string> | null = null) => prepareSubmission(submissionSchema.parse(body), sizes, translations);
   const rejects = (body: unknown, detail: RegExp) => {
     try {
       prepare(body);
@@ -86,7 +88,9 @@ describe("label submissions", () => {
   };
 
   it("translates labels and keeps the original", () => {
-    const [entry] = prepare([{ image_id: 1, objects: [{ label: "Plastic", bounding_box: { xmin: 0, xmax: 200, ymin: 0, ymax: 100 } }] }], { Plastic: "plastic_waste" });
+    const [entry] = prepare([{ image_id: 1, objects: [{ label: "Plastic", bounding_box: { xmin: 0, xmax: 200, ymin: 0, ymax: 100 } }] }], {
+      Plastic: "plastic_waste",
+    });
     expect(entry!.objects[0]).toEqual({
       label_original: "Plastic",
       label_translated: "plastic_waste",
@@ -97,16 +101,61 @@ describe("label submissions", () => {
   });
   it("accepts an empty object list", () => expect(prepare([{ image_id: 2, objects: [] }])).toEqual([{ imageId: 2, objects: [] }]));
   it("rejects a box outside the image, naming the entry", () =>
-    rejects([{ image_id: 1, objects: [] }, { image_id: 2, objects: [{ label: "a", bounding_box: { xmin: 0, xmax: 51, ymin: 0, ymax: 10 } }] }], /body\[1\]\.objects\[0\]\.bounding_box.*outside the image \(50x50\)/));
-  it("rejects an inverted box", () => rejects([{ image_id: 1, objects: [{ label: "a", bounding_box: { xmin: 5, xmax: 5, ymin: 0, ymax: 10 } }] }], /xmin \(5\) must be less than xmax/));
-  it("rejects a polygon point outside", () => rejects([{ image_id: 2, objects: [{ label: "a", polygon: [[0, 0], [10, 0], [10, 60]] }] }], /polygon\[2\].*outside/));
+    rejects(
+      [
+        { image_id: 1, objects: [] },
+        { image_id: 2, objects: [{ label: "a", bounding_box: { xmin: 0, xmax: 51, ymin: 0, ymax: 10 } }] },
+      ],
+      /body\[1\]\.objects\[0\]\.bounding_box.*outside the image \(50x50\)/,
+    ));
+  it("rejects an inverted box", () =>
+    rejects([{ image_id: 1, objects: [{ label: "a", bounding_box: { xmin: 5, xmax: 5, ymin: 0, ymax: 10 } }] }], /xmin \(5\) must be less than xmax/));
+  it("rejects a polygon point outside", () =>
+    rejects(
+      [
+        {
+          image_id: 2,
+          objects: [
+            {
+              label: "a",
+              polygon: [
+                [0, 0],
+                [10, 0],
+                [10, 60],
+              ],
+            },
+          ],
+        },
+      ],
+      /polygon\[2\].*outside/,
+    ));
   it("rejects an image not in the campaign", () => rejects([{ image_id: 3, objects: [] }], /image 3 is not part of this campaign/));
-  it("rejects an image twice in one batch", () => rejects([{ image_id: 1, objects: [] }, { image_id: 1, objects: [] }], /appears twice/));
+  it("rejects an image twice in one batch", () =>
+    rejects(
+      [
+        { image_id: 1, objects: [] },
+        { image_id: 1, objects: [] },
+      ],
+      /appears twice/,
+    ));
   it("schema refuses empty labels, bad confidence, short polygons, shapeless objects and unknown fields", () => {
     const bad = [
       [{ image_id: 1, objects: [{ label: " ", bounding_box: { xmin: 0, xmax: 1, ymin: 0, ymax: 1 } }] }],
       [{ image_id: 1, objects: [{ label: "a", confidence: 1.5, bounding_box: { xmin: 0, xmax: 1, ymin: 0, ymax: 1 } }] }],
-      [{ image_id: 1, objects: [{ label: "a", polygon: [[0, 0], [1, 1]] }] }],
+      [
+        {
+          image_id: 1,
+          objects: [
+            {
+              label: "a",
+              polygon: [
+                [0, 0],
+                [1, 1],
+              ],
+            },
+          ],
+        },
+      ],
       [{ image_id: 1, objects: [{ label: "a" }] }],
       [{ image_id: 1, objects: [], extra: true }],
       [{ image_id: "1", objects: [] }],

@@ -280,14 +280,18 @@ describe("export client helpers", () => {
   it("builds the POST body with only the filters given, and a per-campaign mask folder", () => {
     const campaign = { campaign_id: 4, title: "cats" };
     expect(exportRequestBody("csv", { labelStatus: "all" }, campaign)).toEqual({ format: "csv", label_status: "all" });
-    expect(exportRequestBody("json", { labelStatus: "admin_complete", testData: false, start: "2024-01-01", lastActivityEnd: "2024-02-01 10:00:00" }, campaign)).toEqual({
+    expect(
+      exportRequestBody("json", { labelStatus: "admin_complete", testData: false, start: "2024-01-01", lastActivityEnd: "2024-02-01 10:00:00" }, campaign),
+    ).toEqual({
       format: "json",
       label_status: "admin_complete",
       test_data: false,
       start: "2024-01-01",
       last_activity_end: "2024-02-01 10:00:00",
     });
-    expect(exportRequestBody("masks", { labelStatus: "admin_complete" }, campaign, { folder: "gt/{campaign_id}-{title}", gtMode: "center_dot", suffix: "_m" })).toMatchObject({
+    expect(
+      exportRequestBody("masks", { labelStatus: "admin_complete" }, campaign, { folder: "gt/{campaign_id}-{title}", gtMode: "center_dot", suffix: "_m" }),
+    ).toMatchObject({
       output_folder: "gt/4-cats",
       gt_mode: "center_dot",
       suffix: "_m",
@@ -302,7 +306,10 @@ describe("export client helpers", () => {
     expect(exitCodeFor([ok, skipped])).toBe(0);
     expect(exitCodeFor([ok, failed])).toBe(1);
     expect(exitCodeFor([{ ...failed, outcome: "timed_out" }])).toBe(1);
-    expect(summaryLines([ok, skipped, failed])).toEqual(["Summary: 1 downloaded, 1 skipped, 1 failed, 0 timed out (3 campaigns, 2.0 kB written)", "  failed: c (#3): boom"]);
+    expect(summaryLines([ok, skipped, failed])).toEqual([
+      "Summary: 1 downloaded, 1 skipped, 1 failed, 0 timed out (3 campaigns, 2.0 kB written)",
+      "  failed: c (#3): boom",
+    ]);
     expect(progressText({ status: "running", progress: { done: 1, total: 3 } }, 12_400)).toBe("running 1/3 (33%) 12s");
     expect(progressText({ status: "queued", progress: { done: 0, total: 0 } }, 0)).toBe("queued 0s");
   });
@@ -357,7 +364,14 @@ describe("export CLI options", () => {
       EXPORT_TIMEOUT: "30",
       EXPORT_OUT: "",
     })!;
-    expect(s).toMatchObject({ EXPORT_FORMAT: "csv", EXPORT_CAMPAIGNS: ["1", "cats"], EXPORT_STATUS: "all", EXPORT_TIMEOUT: 30, EXPORT_OUT: "./exports", EXPORT_TEST_DATA: true });
+    expect(s).toMatchObject({
+      EXPORT_FORMAT: "csv",
+      EXPORT_CAMPAIGNS: ["1", "cats"],
+      EXPORT_STATUS: "all",
+      EXPORT_TIMEOUT: 30,
+      EXPORT_OUT: "./exports",
+      EXPORT_TEST_DATA: true,
+    });
     expect(runOptionsFrom(s).filters).toEqual({ labelStatus: "all", testData: true, start: "2024-05-01" });
   });
 
@@ -378,7 +392,17 @@ describe("export CLI options", () => {
     const stderr = capture();
     expect(await main(["--help"], {}, { stdout, stderr })).toBe(0);
     expect(stdout.text).toBe(USAGE);
-    for (const name of ["LABEL_API_URL", "LABEL_API_KEY", "LABEL_API_SECRET", "EXPORT_CAMPAIGNS", "EXPORT_STATUS", "EXPORT_FORMAT", "EXPORT_OUT", "EXPORT_TIMEOUT", "EXPORT_POLL_MS"]) {
+    for (const name of [
+      "LABEL_API_URL",
+      "LABEL_API_KEY",
+      "LABEL_API_SECRET",
+      "EXPORT_CAMPAIGNS",
+      "EXPORT_STATUS",
+      "EXPORT_FORMAT",
+      "EXPORT_OUT",
+      "EXPORT_TIMEOUT",
+      "EXPORT_POLL_MS",
+    ]) {
       expect(USAGE).toContain(name);
     }
     expect(await main(["--format", "pdf"], base, { stdout: capture(), stderr })).toBe(2);
@@ -475,6 +499,7 @@ describe("export CLI against a fake API", () => {
     const out = stdout.text;
     expect(out).toContain("\r\x1b[K[1/1] cats (#1): running 1/3 (33%) 1s\r\x1b[K[1/1] cats (#1): running 2/3 (66%) 2s");
     // Permanent lines clear the status line first and end with a newline; statuses never do.
+    // eslint-disable-next-line no-control-regex -- the terminal's escape sequence is what is tested
     expect(out).toMatch(/\r\x1b\[K\[1\/1\] cats \(#1\): downloaded .*\n/);
     expect(out.split("\n").filter((l) => l.includes("running"))).toHaveLength(1);
   });

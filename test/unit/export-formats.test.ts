@@ -34,7 +34,18 @@ const CAMPAIGN: ExportImage[] = [
     objects: [
       { label_original: "Car", label_translated: "car", confidence: 0.9, bounding_box: { xmin: 10, xmax: 50, ymin: 20, ymax: 60 }, polygon: null },
       // A trapezoid: parallel vertical sides of 150 and 50, 100 apart -> area (150 + 50) / 2 * 100 = 10000.
-      { label_original: "person", label_translated: "person", confidence: null, bounding_box: null, polygon: [[100, 100], [200, 100], [200, 150], [100, 250]] },
+      {
+        label_original: "person",
+        label_translated: "person",
+        confidence: null,
+        bounding_box: null,
+        polygon: [
+          [100, 100],
+          [200, 100],
+          [200, 150],
+          [100, 250],
+        ],
+      },
       { label_original: "car", label_translated: "car", confidence: 0.5, bounding_box: { xmin: 50, xmax: 40, ymin: 0, ymax: 10 }, polygon: null },
     ],
   },
@@ -67,7 +78,11 @@ const CAMPAIGN: ExportImage[] = [
         label_translated: "bus",
         confidence: 0.75,
         bounding_box: { xmin: 100.5, xmax: 300.5, ymin: 50, ymax: 250 },
-        polygon: [[100.5, 50], [300.5, 50], [200.5, 250]],
+        polygon: [
+          [100.5, 50],
+          [300.5, 50],
+          [200.5, 250],
+        ],
       },
       // No label_translated: falls back to the original label.
       { label_original: "Ümlaut <&>", confidence: 1, bounding_box: { xmin: 0, xmax: 1000, ymin: 0, ymax: 500 }, polygon: null },
@@ -75,7 +90,17 @@ const CAMPAIGN: ExportImage[] = [
       // Sticks out of the image on the right: YOLO clips, VOC clamps, COCO keeps the stored box.
       { label_original: "🚗", label_translated: "🚗", bounding_box: { xmin: 900, xmax: 1100, ymin: 400, ymax: 500 } },
       // U+FF3A sorts before U+1F697 by code point, after it by UTF-16 code unit.
-      { label_original: "z", label_translated: "Ｚ", confidence: 0.1, bounding_box: null, polygon: [[0, 0], [10, 0], [0, 10]] },
+      {
+        label_original: "z",
+        label_translated: "Ｚ",
+        confidence: 0.1,
+        bounding_box: null,
+        polygon: [
+          [0, 0],
+          [10, 0],
+          [0, 10],
+        ],
+      },
     ],
   },
   {
@@ -91,7 +116,16 @@ const CAMPAIGN: ExportImage[] = [
     lastActivityAt: "2024-05-05T12:00:00.000Z",
     objects: [
       { label_original: "car", label_translated: "car", confidence: 0.3, bounding_box: { xmin: 0, xmax: 64, ymin: 0, ymax: 48 }, polygon: null },
-      { label_original: "car", label_translated: "car", confidence: 0.3, bounding_box: null, polygon: [[1, 1], [2, 2]] },
+      {
+        label_original: "car",
+        label_translated: "car",
+        confidence: 0.3,
+        bounding_box: null,
+        polygon: [
+          [1, 1],
+          [2, 2],
+        ],
+      },
     ],
   },
 ];
@@ -172,9 +206,7 @@ describe("csv export", () => {
 
   it("writes only the header for an empty campaign", async () => {
     const { data, stats } = await exportToBuffer("csv", []);
-    expect(data.toString()).toBe(
-      "image_id,blobstorage_path,width,height,label_status,test_data,labeled_at,last_activity_at,object_count,objects\r\n",
-    );
+    expect(data.toString()).toBe("image_id,blobstorage_path,width,height,label_status,test_data,labeled_at,last_activity_at,object_count,objects\r\n");
     expect(stats).toEqual({ images: 0, objects: 0, warnings: [], warningCount: 0 });
   });
 });
@@ -197,7 +229,18 @@ describe("json export", () => {
           last_activity_at: "2024-05-02T11:00:00.000Z",
           objects: [
             { label: "Car", label_translated: "car", confidence: 0.9, bounding_box: { xmin: 10, xmax: 50, ymin: 20, ymax: 60 }, polygon: null },
-            { label: "person", label_translated: "person", confidence: null, bounding_box: null, polygon: [[100, 100], [200, 100], [200, 150], [100, 250]] },
+            {
+              label: "person",
+              label_translated: "person",
+              confidence: null,
+              bounding_box: null,
+              polygon: [
+                [100, 100],
+                [200, 100],
+                [200, 150],
+                [100, 250],
+              ],
+            },
           ],
         },
         {
@@ -226,11 +269,25 @@ describe("json export", () => {
               label_translated: "bus",
               confidence: 0.75,
               bounding_box: { xmin: 100.5, xmax: 300.5, ymin: 50, ymax: 250 },
-              polygon: [[100.5, 50], [300.5, 50], [200.5, 250]],
+              polygon: [
+                [100.5, 50],
+                [300.5, 50],
+                [200.5, 250],
+              ],
             },
             { label: "Ümlaut <&>", label_translated: "Ümlaut <&>", confidence: 1, bounding_box: { xmin: 0, xmax: 1000, ymin: 0, ymax: 500 }, polygon: null },
             { label: "🚗", label_translated: "🚗", confidence: null, bounding_box: { xmin: 900, xmax: 1100, ymin: 400, ymax: 500 }, polygon: null },
-            { label: "z", label_translated: "Ｚ", confidence: 0.1, bounding_box: null, polygon: [[0, 0], [10, 0], [0, 10]] },
+            {
+              label: "z",
+              label_translated: "Ｚ",
+              confidence: 0.1,
+              bounding_box: null,
+              polygon: [
+                [0, 0],
+                [10, 0],
+                [0, 10],
+              ],
+            },
           ],
         },
         {
@@ -307,9 +364,7 @@ describe("coco export", () => {
     const coco = JSON.parse(data.toString()) as { images: unknown[]; annotations: Array<{ image_id: number }> };
     expect(coco.images).toHaveLength(2);
     expect(coco.annotations.map((a) => a.image_id)).toEqual([1, 1, 4]);
-    expect(stats.warnings.at(-1)).toBe(
-      "source changed between export passes (2 images, then 3): image and annotation lists may not match",
-    );
+    expect(stats.warnings.at(-1)).toBe("source changed between export passes (2 images, then 3): image and annotation lists may not match");
   });
 });
 
@@ -520,14 +575,67 @@ describe("objects", () => {
     const reasons: Array<[unknown, string]> = [
       [null, "not an object (null)"],
       [[1, 2], "not an object (array of 2)"],
-      [{ label_translated: "a", polygon: [[0, 0], [1, 0], [0, 1]] }, "label_original must be a non-empty string (missing)"],
-      [{ label_original: "a", label_translated: 5, polygon: [[0, 0], [1, 0], [0, 1]] }, "label_translated must be a non-empty string (5)"],
-      [{ label_original: "a", confidence: "high", polygon: [[0, 0], [1, 0], [0, 1]] }, 'confidence must be a finite number or null ("high")'],
+      [
+        {
+          label_translated: "a",
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+          ],
+        },
+        "label_original must be a non-empty string (missing)",
+      ],
+      [
+        {
+          label_original: "a",
+          label_translated: 5,
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+          ],
+        },
+        "label_translated must be a non-empty string (5)",
+      ],
+      [
+        {
+          label_original: "a",
+          confidence: "high",
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+          ],
+        },
+        'confidence must be a finite number or null ("high")',
+      ],
       [{ label_original: "a" }, "has neither bounding_box nor polygon"],
       [{ label_original: "a", bounding_box: { xmin: 0, xmax: Number.NaN, ymin: 0, ymax: 1 } }, "bounding_box xmax must be a finite number (NaN)"],
       [{ label_original: "a", bounding_box: { xmin: 0, xmax: 1, ymin: 2, ymax: 2 } }, "bounding_box ymin (2) must be < ymax (2)"],
-      [{ label_original: "a", polygon: [[0, 0], [1, "x"], [0, 1]] }, "polygon point 1 must be [x, y] with finite numbers (array of 2)"],
-      [{ label_original: "a", polygon: [[0, 0], [1, 1], [2, 2], [3, 3]].map(([x]) => [x, 0]) }, "polygon is degenerate (zero width or height)"],
+      [
+        {
+          label_original: "a",
+          polygon: [
+            [0, 0],
+            [1, "x"],
+            [0, 1],
+          ],
+        },
+        "polygon point 1 must be [x, y] with finite numbers (array of 2)",
+      ],
+      [
+        {
+          label_original: "a",
+          polygon: [
+            [0, 0],
+            [1, 1],
+            [2, 2],
+            [3, 3],
+          ].map(([x]) => [x, 0]),
+        },
+        "polygon is degenerate (zero width or height)",
+      ],
     ];
     for (const [raw, reason] of reasons) expect(normaliseObject(raw)).toEqual({ ok: false, reason });
   });
@@ -535,11 +643,46 @@ describe("objects", () => {
   it("computes polygon geometry", () => {
     // Shoelace by hand for the trapezoid (100,100) (200,100) (200,150) (100,250):
     // 100*100-200*100 + 200*150-200*100 + 200*250-100*150 + 100*100-100*250 = -10000+10000+35000-15000 = 20000 -> 10000.
-    expect(polygonArea([[100, 100], [200, 100], [200, 150], [100, 250]])).toBe(10000);
-    expect(polygonArea([[100, 250], [200, 150], [200, 100], [100, 100]])).toBe(10000); // winding does not matter
-    expect(polygonBounds([[3, 9], [1, 4], [7, 2]])).toEqual({ xmin: 1, xmax: 7, ymin: 2, ymax: 9 });
-    expect(boxToPolygon({ xmin: 1, xmax: 3, ymin: 2, ymax: 5 })).toEqual([[1, 2], [3, 2], [3, 5], [1, 5]]);
-    const both = { label_original: "a", label_translated: "a", confidence: null, bounding_box: { xmin: 0, xmax: 10, ymin: 0, ymax: 10 }, polygon: [[0, 0], [10, 0], [0, 10]] as Array<[number, number]> };
+    expect(
+      polygonArea([
+        [100, 100],
+        [200, 100],
+        [200, 150],
+        [100, 250],
+      ]),
+    ).toBe(10000);
+    expect(
+      polygonArea([
+        [100, 250],
+        [200, 150],
+        [200, 100],
+        [100, 100],
+      ]),
+    ).toBe(10000); // winding does not matter
+    expect(
+      polygonBounds([
+        [3, 9],
+        [1, 4],
+        [7, 2],
+      ]),
+    ).toEqual({ xmin: 1, xmax: 7, ymin: 2, ymax: 9 });
+    expect(boxToPolygon({ xmin: 1, xmax: 3, ymin: 2, ymax: 5 })).toEqual([
+      [1, 2],
+      [3, 2],
+      [3, 5],
+      [1, 5],
+    ]);
+    const both = {
+      label_original: "a",
+      label_translated: "a",
+      confidence: null,
+      bounding_box: { xmin: 0, xmax: 10, ymin: 0, ymax: 10 },
+      polygon: [
+        [0, 0],
+        [10, 0],
+        [0, 10],
+      ] as Array<[number, number]>,
+    };
     expect(objectArea(both)).toBe(50);
     expect(objectArea({ ...both, polygon: null })).toBe(100);
   });

@@ -240,7 +240,9 @@ describe("infra: resources the code names", () => {
   it("creates every table in TABLE_NAMES", () => {
     expect(stringArray(main, /^var tableNames = \[/m)).toEqual(TABLE_NAMES.map((t) => defaults.table(t)));
     expect(main).toMatch(/module storage 'modules\/storage\.bicep' = \{[\s\S]*?tableNames: tableNames/);
-    expect(bicep("infra/modules/storage.bicep")).toMatch(/'Microsoft\.Storage\/storageAccounts\/tableServices\/tables@[^']+' = \[\s*for tableName in tableNames:/);
+    expect(bicep("infra/modules/storage.bicep")).toMatch(
+      /'Microsoft\.Storage\/storageAccounts\/tableServices\/tables@[^']+' = \[\s*for tableName in tableNames:/,
+    );
   });
 
   it("creates the image, export and deployment-package containers", () => {
@@ -265,7 +267,13 @@ describe("infra: resources the code names", () => {
 
   it("grants the app's identity the data roles it uses", () => {
     const appRoles = /module appRoles [\s\S]*?\n\}/.exec(main)?.[0] ?? "";
-    for (const role of ["storageBlobDataOwner", "storageTableDataContributor", "storageQueueDataContributor", "serviceBusDataOwner", "monitoringMetricsPublisher"]) {
+    for (const role of [
+      "storageBlobDataOwner",
+      "storageTableDataContributor",
+      "storageQueueDataContributor",
+      "serviceBusDataOwner",
+      "monitoringMetricsPublisher",
+    ]) {
       expect(appRoles, role).toContain(`roles.${role}`);
     }
     const ids = objectEntries(main, /^var roles = \{/m);

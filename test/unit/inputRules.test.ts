@@ -98,17 +98,22 @@ describe("stored sizes are known to the validator", () => {
   it("an image's largest valid objects fit one entity, and one more character is refused before any write", () => {
     expect(LIMITS.objectsJsonChars).toBeLessThanOrEqual(MAX_JSON_COLUMN_CHARS);
     const columns = toJsonColumns("objects", "y".repeat(LIMITS.objectsJsonChars - 2));
-    expect(entityBytes({ partitionKey: "campaign!000000000001", rowKey: "img!key!000000000001", labelStatus: "user_complete", ...columns })).toBeLessThan(MAX_ENTITY_BYTES - 16 * 1024);
+    expect(entityBytes({ partitionKey: "campaign!000000000001", rowKey: "img!key!000000000001", labelStatus: "user_complete", ...columns })).toBeLessThan(
+      MAX_ENTITY_BYTES - 16 * 1024,
+    );
     expect(() => toJsonColumns("objects", "y".repeat(MAX_JSON_COLUMN_CHARS))).toThrow(RangeError);
   });
 
   it("refuses an entry whose objects exceed what one image may store with a 413 naming it", () => {
-    const polygon = Array.from({ length: 10_000 }, (_, i): [number, number] => [i % 100 + 0.123456789, i % 50 + 0.987654321]);
+    const polygon = Array.from({ length: 10_000 }, (_, i): [number, number] => [(i % 100) + 0.123456789, (i % 50) + 0.987654321]);
     const batch = submissionSchema.parse([
       { image_id: 1, objects: [] },
       { image_id: 2, objects: [1, 2, 3].map(() => ({ label: "p", polygon })) },
     ]);
-    const sizes = new Map([[1, { width: 200, height: 200 }], [2, { width: 200, height: 200 }]]);
+    const sizes = new Map([
+      [1, { width: 200, height: 200 }],
+      [2, { width: 200, height: 200 }],
+    ]);
     let thrown: unknown;
     try {
       prepareSubmission(batch, sizes, null);
@@ -125,7 +130,8 @@ describe("stored sizes are known to the validator", () => {
     expect(planTransactions(small).map((t) => t.length)).toEqual([100, 100, 50]);
     const big = Array.from({ length: 10 }, (_, i): TransactionAction => ["create", { partitionKey: "p", rowKey: String(i), text: "x".repeat(400_000) }]);
     const plan = planTransactions(big);
-    for (const transaction of plan) expect(transaction.reduce((sum, a) => sum + entityBytes(a[1] as Record<string, unknown>), 0)).toBeLessThanOrEqual(MAX_TRANSACTION_BYTES);
+    for (const transaction of plan)
+      expect(transaction.reduce((sum, a) => sum + entityBytes(a[1] as Record<string, unknown>), 0)).toBeLessThanOrEqual(MAX_TRANSACTION_BYTES);
     expect(plan.flat()).toHaveLength(10);
   });
 });
@@ -153,7 +159,11 @@ describe("buckets", () => {
   it("group ids by bucket of 1,000, sorted and unique", () => {
     expect(bucketOf(999)).toBe(0);
     expect(bucketOf(1000)).toBe(1);
-    expect([...groupByBucket([2001, 5, 1000, 5, 999, 3])]).toEqual([[0, [3, 5, 999]], [1, [1000]], [2, [2001]]]);
+    expect([...groupByBucket([2001, 5, 1000, 5, 999, 3])]).toEqual([
+      [0, [3, 5, 999]],
+      [1, [1000]],
+      [2, [2001]],
+    ]);
   });
 
   it("plan transactions per partition", () => {

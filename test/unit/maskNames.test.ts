@@ -1,9 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  folderAncestors,
-  labelImagesRequestSchema,
-  toExportFilter,
-} from "../../shared/domain/exports.js";
+import { folderAncestors, labelImagesRequestSchema, toExportFilter } from "../../shared/domain/exports.js";
 import { LIMITS, suffixProblem } from "../../shared/domain/inputRules.js";
 import { exportSelection } from "../../shared/repos/campaigns.js";
 import type { ExportImage } from "../../shared/domain/labels.js";
@@ -82,7 +78,16 @@ describe("mask output names", () => {
   it("leaves the YOLO/VOC entry namer as it was (case-sensitive, one name per image)", () => {
     const stats = new StatsCollector();
     const namer = new EntryNamer("labels/", ".txt", stats);
-    const base: Omit<ExportImage, "imageId" | "blobPath"> = { width: 1, height: 1, filetype: "PNG", labelStatus: "admin_complete", testData: false, labeledAt: null, lastActivityAt: null, objects: [] };
+    const base: Omit<ExportImage, "imageId" | "blobPath"> = {
+      width: 1,
+      height: 1,
+      filetype: "PNG",
+      labelStatus: "admin_complete",
+      testData: false,
+      labeledAt: null,
+      lastActivityAt: null,
+      objects: [],
+    };
     expect(namer.claim({ ...base, imageId: 1, blobPath: "s/car.png" })).toBe("labels/s/car.txt");
     expect(namer.claim({ ...base, imageId: 2, blobPath: "s/Car.png" })).toBe("labels/s/Car.txt");
     expect(namer.claim({ ...base, imageId: 4, blobPath: "s/car.jpg" })).toBe("labels/s/car__4.txt");
@@ -109,7 +114,8 @@ describe("mask request rules", () => {
     expect(parse({ output_folder: "/gt/run 1/" }).data?.output_folder).toBe("gt/run 1");
     expect(message({ output_folder: "downloads" })).toMatch(/^output_folder may not be or start with downloads\//);
     expect(message({ output_folder: "downloads/x" })).toMatch(/downloads/);
-    for (const bad of ["", "a//b", "../x", "a/./b", "a/%2E%2E", "a\\b", "a.", "a/\u0000"]) expect(message({ output_folder: bad }), JSON.stringify(bad)).toMatch(/^output_folder /);
+    for (const bad of ["", "a//b", "../x", "a/./b", "a/%2E%2E", "a\\b", "a.", "a/\u0000"])
+      expect(message({ output_folder: bad }), JSON.stringify(bad)).toMatch(/^output_folder /);
   });
 
   it("lists a folder's ancestors, the folders a claim marks", () => {

@@ -76,7 +76,13 @@ const SCENES: Scene[] = [
     name: "triangle",
     width: 8,
     height: 6,
-    objects: [poly("cat", [[0.5, 0.5], [6.5, 0.5], [3.5, 5.5]])],
+    objects: [
+      poly("cat", [
+        [0.5, 0.5],
+        [6.5, 0.5],
+        [3.5, 5.5],
+      ]),
+    ],
     expected: {
       filled_polygon: ["#######.", ".#####..", "..###...", "..###...", "...#....", "...#...."],
       // Vertices floored to (0,0), (6,0), (3,5).
@@ -107,7 +113,12 @@ const SCENES: Scene[] = [
     objects: [
       box("car", 0, 0, 5, 4),
       box("person", 3, 2, 8, 6),
-      poly("car", [[1, 1], [3, 1], [3, 3], [1, 3]]),
+      poly("car", [
+        [1, 1],
+        [3, 1],
+        [3, 3],
+        [1, 3],
+      ]),
     ],
     expected: {
       filled_polygon: ["#####...", "#####...", "########", "########", "...#####", "...#####"],
@@ -121,7 +132,18 @@ const SCENES: Scene[] = [
     name: "concave U",
     width: 10,
     height: 10,
-    objects: [poly("horseshoe", [[1, 1], [3, 1], [3, 6], [6, 6], [6, 1], [8, 1], [8, 8], [1, 8]])],
+    objects: [
+      poly("horseshoe", [
+        [1, 1],
+        [3, 1],
+        [3, 6],
+        [6, 6],
+        [6, 1],
+        [8, 1],
+        [8, 8],
+        [1, 8],
+      ]),
+    ],
     expected: {
       filled_polygon: [
         "..........",
@@ -148,18 +170,7 @@ const SCENES: Scene[] = [
         "..........",
       ],
       // Area-weighted centroid (4.5, 4.94): the 7x7 square minus the 3x5 notch.
-      center_dot: [
-        "..........",
-        "..........",
-        "..........",
-        "..........",
-        "....#.....",
-        "..........",
-        "..........",
-        "..........",
-        "..........",
-        "..........",
-      ],
+      center_dot: ["..........", "..........", "..........", "..........", "....#.....", "..........", "..........", "..........", "..........", ".........."],
       filled_polygon_instances: [
         "..........",
         ".11...11..",
@@ -179,8 +190,17 @@ const SCENES: Scene[] = [
     width: 8,
     height: 6,
     objects: [
-      poly("a", [[-3, -3], [3, -3], [3, 3], [-3, 3]]),
-      poly("b", [[6, 3], [12, 3], [6, 9]]),
+      poly("a", [
+        [-3, -3],
+        [3, -3],
+        [3, 3],
+        [-3, 3],
+      ]),
+      poly("b", [
+        [6, 3],
+        [12, 3],
+        [6, 9],
+      ]),
     ],
     expected: {
       filled_polygon: ["###.....", "###.....", "###.....", "......##", "......##", "......##"],
@@ -194,7 +214,14 @@ const SCENES: Scene[] = [
     name: "polygon touching all four borders",
     width: 8,
     height: 6,
-    objects: [poly("all", [[0, 0], [8, 0], [8, 6], [0, 6]])],
+    objects: [
+      poly("all", [
+        [0, 0],
+        [8, 0],
+        [8, 6],
+        [0, 6],
+      ]),
+    ],
     expected: {
       filled_polygon: ["########", "########", "########", "########", "########", "########"],
       // The right and bottom sides floor to x = 8 and y = 6: outside, clipped.
@@ -247,7 +274,15 @@ describe("renderMask golden masks", () => {
   });
 
   it("uses the polygon when an object has both a polygon and a box", async () => {
-    const object = { ...box("x", 0, 0, 8, 6), polygon: [[1, 1], [3, 1], [3, 3], [1, 3]] };
+    const object = {
+      ...box("x", 0, 0, 8, 6),
+      polygon: [
+        [1, 1],
+        [3, 1],
+        [3, 3],
+        [1, 3],
+      ],
+    };
     const got = await renderArt({ width: 8, height: 6, objects: [object], mode: "filled_polygon" });
     expect(got).toEqual(["........", ".##.....", ".##.....", "........", "........", "........"]);
   });
@@ -255,7 +290,16 @@ describe("renderMask golden masks", () => {
   it("fills by the even-odd rule: a ring wound twice around the middle leaves a hole", async () => {
     // Outer square, a bridge in, an inner square wound the same way (winding number 2 inside it), the bridge out.
     const ring: Array<[number, number]> = [
-      [1, 1], [9, 1], [9, 9], [1, 9], [1, 1], [3, 3], [7, 3], [7, 7], [3, 7], [3, 3],
+      [1, 1],
+      [9, 1],
+      [9, 9],
+      [1, 9],
+      [1, 1],
+      [3, 3],
+      [7, 3],
+      [7, 7],
+      [3, 7],
+      [3, 3],
     ];
     const got = await renderArt({ width: 10, height: 10, objects: [poly("ring", ring)], mode: "filled_polygon" });
     expect(got).toEqual([
@@ -274,16 +318,44 @@ describe("renderMask golden masks", () => {
 
   it("copes with vertices far outside the image", async () => {
     const far = 1e300;
-    const objects = [poly("huge", [[-far, -far], [far, -far], [far, far], [-far, far]]), poly("spike", [[2, 1], [3, 1e200], [4, 1]])];
-    expect(await renderArt({ width: 8, height: 6, objects, mode: "filled_polygon_instances" })).toEqual(
-      ["11111111", "11221111", "11221111", "11221111", "11221111", "11221111"],
-    );
+    const objects = [
+      poly("huge", [
+        [-far, -far],
+        [far, -far],
+        [far, far],
+        [-far, far],
+      ]),
+      poly("spike", [
+        [2, 1],
+        [3, 1e200],
+        [4, 1],
+      ]),
+    ];
+    expect(await renderArt({ width: 8, height: 6, objects, mode: "filled_polygon_instances" })).toEqual([
+      "11111111",
+      "11221111",
+      "11221111",
+      "11221111",
+      "11221111",
+      "11221111",
+    ]);
   });
 
   it("center_dot: area-weighted centroid, vertex mean for zero area", async () => {
     // Triangle (0,0) (8,0) (0,8) with extra points on its base: centroid (2.67, 2.67); the vertex mean would be (2.33, 1.33).
-    const weighted = poly("t", [[0, 0], [1, 0], [2, 0], [3, 0], [8, 0], [0, 8]]);
-    const flat = poly("line", [[1, 1], [7, 7], [4, 4]]); // collinear: area 0, vertex mean (4, 4)
+    const weighted = poly("t", [
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [8, 0],
+      [0, 8],
+    ]);
+    const flat = poly("line", [
+      [1, 1],
+      [7, 7],
+      [4, 4],
+    ]); // collinear: area 0, vertex mean (4, 4)
     const got = await renderArt({ width: 10, height: 10, objects: [weighted, flat], mode: "center_dot" });
     expect(got).toEqual([
       "..........",
@@ -301,10 +373,25 @@ describe("renderMask golden masks", () => {
 });
 
 describe("renderMask legends and bit depth", () => {
-  const objects = [box("car", 0, 0, 5, 4), { label_original: "persona", label_translated: "person", polygon: [[3, 2], [8, 2], [8, 6]] }];
+  const objects = [
+    box("car", 0, 0, 5, 4),
+    {
+      label_original: "persona",
+      label_translated: "person",
+      polygon: [
+        [3, 2],
+        [8, 2],
+        [8, 6],
+      ],
+    },
+  ];
 
   it("binary modes: one foreground value", async () => {
-    for (const [mode, label] of [["filled_polygon", "object"], ["polygon_edge", "object_edge"], ["center_dot", "object_center"]] as const) {
+    for (const [mode, label] of [
+      ["filled_polygon", "object"],
+      ["polygon_edge", "object_edge"],
+      ["center_dot", "object_center"],
+    ] as const) {
       const result = await renderMask({ width: 8, height: 6, objects, mode });
       expect(result.bitDepth).toBe(8);
       expect(result.legend).toEqual({ mode, bit_depth: 8, background: 0, values: [{ value: 255, label }] });
@@ -343,7 +430,10 @@ describe("renderMask legends and bit depth", () => {
   });
 
   it("semantic: 16-bit when a class value exceeds 255", async () => {
-    const classIndex = new Map([["car", 300], ["person", 2]]);
+    const classIndex = new Map([
+      ["car", 300],
+      ["person", 2],
+    ]);
     const result = await renderMask({ width: 8, height: 6, objects, mode: "filled_semantic", classIndex });
     expect(result.bitDepth).toBe(16);
     expect(result.legend.bit_depth).toBe(16);
@@ -384,10 +474,23 @@ describe("renderMask robustness", () => {
   const malformed: unknown[] = [
     null,
     "a string",
-    { label_original: "two points", polygon: [[0, 0], [1, 1]] },
+    {
+      label_original: "two points",
+      polygon: [
+        [0, 0],
+        [1, 1],
+      ],
+    },
     { label_original: "inverted box", bounding_box: { xmin: 3, xmax: 1, ymin: 0, ymax: 1 } },
     { label_original: "flat box", bounding_box: { xmin: 1, xmax: 3, ymin: 2, ymax: 2 } },
-    { label_original: "nan", polygon: [[0, 0], [Number.NaN, 1], [2, 2]] },
+    {
+      label_original: "nan",
+      polygon: [
+        [0, 0],
+        [Number.NaN, 1],
+        [2, 2],
+      ],
+    },
     { label_original: "infinite", bounding_box: { xmin: 0, xmax: Number.POSITIVE_INFINITY, ymin: 0, ymax: 1 } },
     { label_original: "no shape" },
   ];
@@ -427,9 +530,7 @@ describe("renderMask robustness", () => {
 
   it("throws for caller errors only", async () => {
     await expect(renderMask({ width: 4, height: 3, objects: [], mode: "filled_semantic" })).rejects.toThrow(/classIndex/);
-    await expect(
-      renderMask({ width: 4, height: 3, objects: [], mode: "filled_semantic", classIndex: new Map([["a", 0]]) }),
-    ).rejects.toThrow(/classIndex/);
+    await expect(renderMask({ width: 4, height: 3, objects: [], mode: "filled_semantic", classIndex: new Map([["a", 0]]) })).rejects.toThrow(/classIndex/);
     await expect(renderMask({ width: 0, height: 3, objects: [], mode: "filled_polygon" })).rejects.toThrow(/width/);
     await expect(renderMask({ width: 4, height: 2.5, objects: [], mode: "filled_polygon" })).rejects.toThrow(/height/);
     await expect(renderMask({ width: 4, height: 3, objects: [], mode: "bogus" as GtMode })).rejects.toThrow(/mode/);
@@ -438,7 +539,10 @@ describe("renderMask robustness", () => {
   it("is deterministic: the same input gives identical bytes", async () => {
     const random = mulberry32(7);
     const objects = Array.from({ length: 40 }, (_, k) =>
-      poly(`c${k % 5}`, Array.from({ length: 9 }, () => [random() * 140 - 10, random() * 100 - 10] as [number, number])),
+      poly(
+        `c${k % 5}`,
+        Array.from({ length: 9 }, () => [random() * 140 - 10, random() * 100 - 10] as [number, number]),
+      ),
     );
     const classIndex = buildClassIndex(objects.map((o) => o.label_original));
     for (const mode of GT_MODES) {
@@ -466,7 +570,13 @@ describe("buildClassIndex", () => {
   it("numbers the sorted unique labels 1..n by code point", () => {
     // U+FFFF sorts before U+1F600 by code point, though after it by UTF-16 unit.
     const index = buildClassIndex(["zebra", "😀", "\uFFFF", "apple", "zebra", "Zebra"]);
-    expect([...index]).toEqual([["Zebra", 1], ["apple", 2], ["zebra", 3], ["\uFFFF", 4], ["😀", 5]]);
+    expect([...index]).toEqual([
+      ["Zebra", 1],
+      ["apple", 2],
+      ["zebra", 3],
+      ["\uFFFF", 4],
+      ["😀", 5],
+    ]);
     expect(buildClassIndex(["b", "a"])).toEqual(buildClassIndex(["a", "b", "a"]));
     expect(buildClassIndex([]).size).toBe(0);
   });
@@ -546,7 +656,10 @@ describe("rasteriser against brute force", () => {
         const [x, y] = key.split(",").map(Number) as [number, number];
         return x >= 0 && x < width && y >= 0 && y < height;
       });
-      for (const [a, b, c, d] of [[x0, y0, x1, y1], [x1, y1, x0, y0]] as const) {
+      for (const [a, b, c, d] of [
+        [x0, y0, x1, y1],
+        [x1, y1, x0, y0],
+      ] as const) {
         const raster: Raster = { width, height, data: new Uint8Array(width * height) };
         drawLine(raster, a, b, c, d, 1);
         const got = [...raster.data].flatMap((v, i) => (v ? [`${i % width},${Math.floor(i / width)}`] : []));

@@ -49,7 +49,12 @@ async function activeCampaign(count: number, translations: Record<string, string
   const [outsider, ...ids] = await recordImages(services, title, count + 1, { width: 100, height: 80 });
   const email = `${title}@example.com`;
   const { campaign, access_token } = await createCampaign(services, admin, { title, labeler_email: email, label_translations: translations });
-  await addImagesToCampaign(services, admin, campaign.campaignId, ids.map((id) => ({ id })));
+  await addImagesToCampaign(
+    services,
+    admin,
+    campaign.campaignId,
+    ids.map((id) => ({ id })),
+  );
   await changeCampaignStatus(services, campaign.campaignId, "active");
   expect(access_token.apisecret).toBeTruthy();
   return {
@@ -110,45 +115,104 @@ describe("a batch with an invalid entry is refused whole, naming the entry", () 
   const withBad = (bad: unknown) => [valid(campaign.ids[0]!), valid(campaign.ids[1]!), bad];
 
   it("a bounding box outside the image", async () => {
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 50, xmax: 101, ymin: 0, ymax: 10 } }] }), 422, /^body\[2\]\.objects\[0\]\.bounding_box: .* is outside the image \(100x80\)/);
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: -1, xmax: 10, ymin: 0, ymax: 10 } }] }), 422, /^body\[2\]\.objects\[0\]\.bounding_box: .* outside the image/);
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [valid(0).objects[0], { label: "car", bounding_box: { xmin: 0, xmax: 10, ymin: 70, ymax: 81 } }] }), 422, /^body\[2\]\.objects\[1\]\.bounding_box: .* outside the image/);
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 50, xmax: 101, ymin: 0, ymax: 10 } }] }),
+      422,
+      /^body\[2\]\.objects\[0\]\.bounding_box: .* is outside the image \(100x80\)/,
+    );
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: -1, xmax: 10, ymin: 0, ymax: 10 } }] }),
+      422,
+      /^body\[2\]\.objects\[0\]\.bounding_box: .* outside the image/,
+    );
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [valid(0).objects[0], { label: "car", bounding_box: { xmin: 0, xmax: 10, ymin: 70, ymax: 81 } }] }),
+      422,
+      /^body\[2\]\.objects\[1\]\.bounding_box: .* outside the image/,
+    );
   });
 
   it("an inverted bounding box", async () => {
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 20, xmax: 10, ymin: 0, ymax: 10 } }] }), 422, /^body\[2\]\.objects\[0\]\.bounding_box: xmin \(20\) must be less than xmax \(10\)/);
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 0, xmax: 10, ymin: 5, ymax: 5 } }] }), 422, /^body\[2\]\.objects\[0\]\.bounding_box: ymin \(5\) must be less than ymax \(5\)/);
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 20, xmax: 10, ymin: 0, ymax: 10 } }] }),
+      422,
+      /^body\[2\]\.objects\[0\]\.bounding_box: xmin \(20\) must be less than xmax \(10\)/,
+    );
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 0, xmax: 10, ymin: 5, ymax: 5 } }] }),
+      422,
+      /^body\[2\]\.objects\[0\]\.bounding_box: ymin \(5\) must be less than ymax \(5\)/,
+    );
   });
 
   it("a polygon point outside the image", async () => {
-    const polygon = [[0, 0], [100, 0], [100, 80.5]];
-    await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", polygon }] }), 422, /^body\[2\]\.objects\[0\]\.polygon\[2\]: point \(100, 80\.5\) is outside the image \(100x80\)/);
+    const polygon = [
+      [0, 0],
+      [100, 0],
+      [100, 80.5],
+    ];
+    await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", polygon }] }),
+      422,
+      /^body\[2\]\.objects\[0\]\.polygon\[2\]: point \(100, 80\.5\) is outside the image \(100x80\)/,
+    );
   });
 
   it("an image that is not part of the campaign (stored elsewhere, or not at all)", async () => {
-    await expectRefusedWhole(campaign, withBad(valid(campaign.outsider)), 422, new RegExp(`^body\\[2\\]\\.image_id: image ${campaign.outsider} is not part of this campaign`));
+    await expectRefusedWhole(
+      campaign,
+      withBad(valid(campaign.outsider)),
+      422,
+      new RegExp(`^body\\[2\\]\\.image_id: image ${campaign.outsider} is not part of this campaign`),
+    );
     await expectRefusedWhole(campaign, withBad(valid(5_000_000)), 422, /^body\[2\]\.image_id: image 5000000 is not part of this campaign/);
   });
 
   it("an image listed twice", async () => {
-    await expectRefusedWhole(campaign, withBad(valid(campaign.ids[0]!)), 422, new RegExp(`^body\\[2\\]\\.image_id: image ${campaign.ids[0]} appears twice in this batch`));
+    await expectRefusedWhole(
+      campaign,
+      withBad(valid(campaign.ids[0]!)),
+      422,
+      new RegExp(`^body\\[2\\]\\.image_id: image ${campaign.ids[0]} appears twice in this batch`),
+    );
   });
 
   it("a label with a control character", async () => {
-    const response = await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects: [{ label: "ca\u0007r", bounding_box: box }] }), 422, /body\[2\]\.objects\[0\]\.label: label holds the control character U\+0007/);
+    const response = await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "ca\u0007r", bounding_box: box }] }),
+      422,
+      /body\[2\]\.objects\[0\]\.label: label holds the control character U\+0007/,
+    );
     expect(response.body.errors[0].path).toEqual([2, "objects", 0, "label"]);
   });
 
   it("more objects on one image than allowed", async () => {
     const objects = Array.from({ length: LIMITS.objectsPerImage + 1 }, () => ({ label: "a", bounding_box: box }));
-    const response = await expectRefusedWhole(campaign, withBad({ image_id: campaign.ids[2], objects }), 422, new RegExp(`body\\[2\\]\\.objects: at most ${LIMITS.objectsPerImage} objects per image`));
+    const response = await expectRefusedWhole(
+      campaign,
+      withBad({ image_id: campaign.ids[2], objects }),
+      422,
+      new RegExp(`body\\[2\\]\\.objects: at most ${LIMITS.objectsPerImage} objects per image`),
+    );
     expect(response.body.errors[0].path).toEqual([2, "objects"]);
   });
 
   it("is refused by submitObjects itself, not only by the route's schema", async () => {
     // The domain checks hold for any caller of the app function (the worker paths, the console).
     const before = await snapshot();
-    const error = await submitObjects(services, campaign.principal, campaign.id, withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 0, xmax: 200, ymin: 0, ymax: 10 } }] }) as Submission).then(
+    const error = await submitObjects(
+      services,
+      campaign.principal,
+      campaign.id,
+      withBad({ image_id: campaign.ids[2], objects: [{ label: "car", bounding_box: { xmin: 0, xmax: 200, ymin: 0, ymax: 10 } }] }) as Submission,
+    ).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -159,7 +223,22 @@ describe("a batch with an invalid entry is refused whole, naming the entry", () 
 
   it("accepts objects on the image's edges (the limits are inclusive)", async () => {
     const edge = await activeCampaign(1);
-    const response = await put(edge, [{ image_id: edge.ids[0], objects: [{ label: "a", bounding_box: { xmin: 0, xmax: 100, ymin: 0, ymax: 80 } }, { label: "b", polygon: [[0, 0], [100, 0], [100, 80]] }] }]);
+    const response = await put(edge, [
+      {
+        image_id: edge.ids[0],
+        objects: [
+          { label: "a", bounding_box: { xmin: 0, xmax: 100, ymin: 0, ymax: 80 } },
+          {
+            label: "b",
+            polygon: [
+              [0, 0],
+              [100, 0],
+              [100, 80],
+            ],
+          },
+        ],
+      },
+    ]);
     expect(response).toEqual({ status: 200, body: "ok" });
   });
 });
@@ -170,7 +249,19 @@ describe("a valid batch", () => {
     const [a, b, c, d] = campaign.ids as [number, number, number, number];
     const body = [
       { image_id: a, objects: [{ label: " car ", confidence: 0.5, bounding_box: box }] },
-      { image_id: b, objects: [{ label: "tree", polygon: [[1, 1], [50, 1], [25, 40]] }] },
+      {
+        image_id: b,
+        objects: [
+          {
+            label: "tree",
+            polygon: [
+              [1, 1],
+              [50, 1],
+              [25, 40],
+            ],
+          },
+        ],
+      },
       { image_id: c, objects: [] },
     ];
     const before = await snapshot();
@@ -180,8 +271,22 @@ describe("a valid batch", () => {
     const queue = config.queue("campaign-submission");
     expect(after.queues.get(queue)! - before.queues.get(queue)!).toBe(1);
 
-    expect((await services.campaigns.getImage(campaign.id, a))!.objects).toEqual([{ label_original: "car", label_translated: "vehicle", confidence: 0.5, bounding_box: box, polygon: null }]);
-    expect((await services.campaigns.getImage(campaign.id, b))!.objects).toEqual([{ label_original: "tree", label_translated: "tree", confidence: null, bounding_box: null, polygon: [[1, 1], [50, 1], [25, 40]] }]);
+    expect((await services.campaigns.getImage(campaign.id, a))!.objects).toEqual([
+      { label_original: "car", label_translated: "vehicle", confidence: 0.5, bounding_box: box, polygon: null },
+    ]);
+    expect((await services.campaigns.getImage(campaign.id, b))!.objects).toEqual([
+      {
+        label_original: "tree",
+        label_translated: "tree",
+        confidence: null,
+        bounding_box: null,
+        polygon: [
+          [1, 1],
+          [50, 1],
+          [25, 40],
+        ],
+      },
+    ]);
     // An empty list marks the image labeled with no objects.
     expect(await services.campaigns.getImage(campaign.id, c)).toMatchObject({ labelStatus: "user_complete", objects: [] });
     expect(await services.campaigns.getImage(campaign.id, d)).toMatchObject({ labelStatus: "unlabeled" });

@@ -38,7 +38,11 @@ function AddImages(props: { campaignId: number; onAdded: () => void }) {
         const ids = await imageIdsOfSet(id);
         for (let i = 0; i < ids.length; i += 10_000) {
           setBusy(`Adding images of ${set?.title ?? id} (${Math.min(i + 10_000, ids.length).toLocaleString()} of ${ids.length.toLocaleString()})…`);
-          await api("POST", `/campaigns/${props.campaignId}/images`, ids.slice(i, i + 10_000).map((imageId) => ({ id: imageId })));
+          await api(
+            "POST",
+            `/campaigns/${props.campaignId}/images`,
+            ids.slice(i, i + 10_000).map((imageId) => ({ id: imageId })),
+          );
         }
       }
       setPicked(new Set());
@@ -167,8 +171,17 @@ export function CampaignPage(props: { campaignId: number }) {
             onConfirm={change("active")}
           />
         )}
-        {s === "active" && <ConfirmButton label="Complete" question={`Mark ${campaign.title} completed?`} detail="The partner can submit no more labels until it is reopened." onConfirm={change("completed")} />}
-        {s === "completed" && <ConfirmButton label="Reopen" question={`Reopen ${campaign.title}?`} detail="The partner can submit labels again." onConfirm={change("active")} />}
+        {s === "active" && (
+          <ConfirmButton
+            label="Complete"
+            question={`Mark ${campaign.title} completed?`}
+            detail="The partner can submit no more labels until it is reopened."
+            onConfirm={change("completed")}
+          />
+        )}
+        {s === "completed" && (
+          <ConfirmButton label="Reopen" question={`Reopen ${campaign.title}?`} detail="The partner can submit labels again." onConfirm={change("active")} />
+        )}
         {(s === "completed" || s === "finish_failed") && (
           <ConfirmButton
             label="Finish"

@@ -75,7 +75,13 @@ function CreateCampaign(props: { onCreated: (c: Created) => void }) {
     <form class="card" onSubmit={submit} aria-label="Create a campaign">
       <h2>New campaign</h2>
       <Field label="Title" id="campaign-title" problem={titleProblem} hint="Letters, digits, '.', '_' and '-'; it names the label set and datasets.">
-        <input id="campaign-title" value={title} aria-invalid={titleProblem ? "true" : "false"} aria-describedby="campaign-title-problem" onInput={(e) => setTitle(e.currentTarget.value)} />
+        <input
+          id="campaign-title"
+          value={title}
+          aria-invalid={titleProblem ? "true" : "false"}
+          aria-describedby="campaign-title-problem"
+          onInput={(e) => setTitle(e.currentTarget.value)}
+        />
       </Field>
       <Field label="Partner's e-mail" id="campaign-email" hint="A new address gets a new key and secret; an existing partner's key gains this campaign.">
         <input id="campaign-email" type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
@@ -84,7 +90,13 @@ function CreateCampaign(props: { onCreated: (c: Created) => void }) {
         <textarea id="campaign-metadata" rows={2} value={metadata} onInput={(e) => setMetadata(e.currentTarget.value)} />
       </Field>
       <Field label="Label translations (optional JSON object: partner label → ours)" id="campaign-translations" problem={trans.problem}>
-        <textarea id="campaign-translations" rows={2} value={translations} placeholder='{"Plastic": "plastic"}' onInput={(e) => setTranslations(e.currentTarget.value)} />
+        <textarea
+          id="campaign-translations"
+          rows={2}
+          value={translations}
+          placeholder='{"Plastic": "plastic"}'
+          onInput={(e) => setTranslations(e.currentTarget.value)}
+        />
       </Field>
       <ErrorBox error={problem} />
       <button class="primary" type="submit" disabled={busy || !title || !email || Boolean(titleProblem) || Boolean(meta.problem) || Boolean(trans.problem)}>
@@ -99,7 +111,8 @@ export function CampaignsPage() {
   const [data, setData] = useState<{ campaigns: Campaign[]; pagination: Pagination } | null>(null);
   const [created, setCreated] = useState<Created | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const load = () => api<{ campaigns: Campaign[]; pagination: Pagination }>("GET", `/campaigns${query({ page, per_page: 20 })}`).then(setData, (e) => setProblem(errorText(e)));
+  const load = () =>
+    api<{ campaigns: Campaign[]; pagination: Pagination }>("GET", `/campaigns${query({ page, per_page: 20 })}`).then(setData, (e) => setProblem(errorText(e)));
   useEffect(() => void load(), [page]);
   return (
     <>

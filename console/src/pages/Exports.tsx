@@ -33,7 +33,7 @@ function CreateExport(props: { campaignId: number; onCreated: () => void }) {
     setProblem(null);
     const body: Record<string, unknown> = { format, label_status: labelStatus };
     if (testData) body.test_data = testData === "true";
-    for (const [k] of DATE_FIELDS) if (dates[k]?.trim()) body[k] = dates[k]!.trim();
+    for (const [k] of DATE_FIELDS) if (dates[k]?.trim()) body[k] = dates[k].trim();
     if (format === "masks") Object.assign(body, { output_folder: folder.trim(), suffix, gt_mode: gtMode });
     try {
       await api("POST", `/campaigns/${props.campaignId}/exports`, body);
@@ -73,7 +73,12 @@ function CreateExport(props: { campaignId: number; onCreated: () => void }) {
       <div class="dates">
         {DATE_FIELDS.map(([key, label]) => (
           <Field key={key} label={label} id={`export-${key}`} problem={dateProblem(dates[key])}>
-            <input id={`export-${key}`} placeholder="YYYY-MM-DD" value={dates[key] ?? ""} onInput={(e) => setDates({ ...dates, [key]: e.currentTarget.value })} />
+            <input
+              id={`export-${key}`}
+              placeholder="YYYY-MM-DD"
+              value={dates[key] ?? ""}
+              onInput={(e) => setDates({ ...dates, [key]: e.currentTarget.value })}
+            />
           </Field>
         ))}
       </div>
@@ -123,7 +128,7 @@ function MaskCanvas(props: { blob: Blob; name: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     let live = true;
-    createImageBitmap(props.blob).then((bitmap) => {
+    void createImageBitmap(props.blob).then((bitmap) => {
       const c = canvas.current;
       if (!live || !c) return;
       c.width = bitmap.width;
@@ -247,7 +252,10 @@ export function ExportsPage(props: { campaignId: number }) {
   const [page, setPage] = useState(1);
   const [data, setData] = useState<{ exports: ExportJob[]; pagination: Pagination } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const load = () => api<{ exports: ExportJob[]; pagination: Pagination }>("GET", `/campaigns/${props.campaignId}/exports?page=${page}&per_page=20`).then(setData, (e) => setProblem(errorText(e)));
+  const load = () =>
+    api<{ exports: ExportJob[]; pagination: Pagination }>("GET", `/campaigns/${props.campaignId}/exports?page=${page}&per_page=20`).then(setData, (e) =>
+      setProblem(errorText(e)),
+    );
   useEffect(() => void api<Campaign>("GET", `/campaigns/${props.campaignId}`).then(setCampaign, (e) => setProblem(errorText(e))), [props.campaignId]);
   useEffect(() => void load(), [props.campaignId, page]);
   const live = data?.exports.some((e) => e.status === "queued" || e.status === "running") ?? false;
@@ -263,7 +271,11 @@ export function ExportsPage(props: { campaignId: number }) {
       <div class="two-col">
         <section aria-label="Export jobs">
           {data && !data.exports.length && <p class="muted">No exports yet.</p>}
-          <ul class="exports">{data?.exports.map((job) => <ExportRow key={job.export_id} job={job} />)}</ul>
+          <ul class="exports">
+            {data?.exports.map((job) => (
+              <ExportRow key={job.export_id} job={job} />
+            ))}
+          </ul>
           <Pager pagination={data?.pagination ?? null} onPage={setPage} label="Export pages" />
         </section>
         <CreateExport

@@ -129,8 +129,9 @@ export function ImageSetPage(props: { imagesetId: number }) {
   usePolling(() => void load(), 1000, set?.status === "processing");
   useEffect(() => {
     if (!set || set.status === "processing") return;
-    api<{ images: ImageInfo[]; pagination: Pagination }>("GET", `/image_sets/${props.imagesetId}/images${query({ page: imagesPage, per_page: 60 })}`).then(setImages, (error) =>
-      setProblem(errorText(error)),
+    api<{ images: ImageInfo[]; pagination: Pagination }>("GET", `/image_sets/${props.imagesetId}/images${query({ page: imagesPage, per_page: 60 })}`).then(
+      setImages,
+      (error) => setProblem(errorText(error)),
     );
   }, [props.imagesetId, set?.status, imagesPage]);
 

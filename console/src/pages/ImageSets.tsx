@@ -30,7 +30,12 @@ export function CreateImageSet() {
   return (
     <form class="card" onSubmit={submit} aria-label="Create an image set">
       <h2>New image set</h2>
-      <Field label="Title" id="set-title" problem={titleProblem} hint="Lowercase letters, digits and single hyphens, 1-55 characters (it names the dropbox container).">
+      <Field
+        label="Title"
+        id="set-title"
+        problem={titleProblem}
+        hint="Lowercase letters, digits and single hyphens, 1-55 characters (it names the dropbox container)."
+      >
         <input
           id="set-title"
           value={title}
@@ -64,7 +69,14 @@ export function ImageSetsPage() {
         if (!live) return;
         setData(result);
         // The list leaves rejected files out; each set's own answer has them.
-        const counts = await Promise.all(result.image_sets.map((s) => api<ImageSet>("GET", `/image_sets/${s.imageset_id}`).then((d) => [s.imageset_id, d.rejected_files?.length ?? 0] as const, () => [s.imageset_id, 0] as const)));
+        const counts = await Promise.all(
+          result.image_sets.map((s) =>
+            api<ImageSet>("GET", `/image_sets/${s.imageset_id}`).then(
+              (d) => [s.imageset_id, d.rejected_files?.length ?? 0] as const,
+              () => [s.imageset_id, 0] as const,
+            ),
+          ),
+        );
         if (live) setRejected(Object.fromEntries(counts));
       },
       (error) => live && setProblem(errorText(error)),

@@ -36,12 +36,16 @@ export function PartnerCampaignPage(props: { campaignId: number; me: Me }) {
   const [rejected, setRejected] = useState<{ images: Rejected[]; pagination: Pagination } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => {
-    api<{ images: CampaignImage[]; pagination: Pagination }>("GET", `/campaigns/${props.campaignId}/images${query({ label_status: "unlabeled,rejected", page: todoPage, per_page: 60 })}`).then(setTodo, (e) =>
-      setProblem(errorText(e)),
-    );
+    api<{ images: CampaignImage[]; pagination: Pagination }>(
+      "GET",
+      `/campaigns/${props.campaignId}/images${query({ label_status: "unlabeled,rejected", page: todoPage, per_page: 60 })}`,
+    ).then(setTodo, (e) => setProblem(errorText(e)));
   }, [props.campaignId, todoPage]);
   useEffect(() => {
-    api<{ images: Rejected[]; pagination: Pagination }>("GET", `/campaigns/${props.campaignId}/rejected${query({ page: rejectedPage, per_page: 20 })}`).then(setRejected, (e) => setProblem(errorText(e)));
+    api<{ images: Rejected[]; pagination: Pagination }>("GET", `/campaigns/${props.campaignId}/rejected${query({ page: rejectedPage, per_page: 20 })}`).then(
+      setRejected,
+      (e) => setProblem(errorText(e)),
+    );
   }, [props.campaignId, rejectedPage]);
   return (
     <>
@@ -65,7 +69,9 @@ export function PartnerCampaignPage(props: { campaignId: number; me: Me }) {
                 <p class="comment">
                   <strong>Reviewer's comment:</strong> {image.review_comment}
                 </p>
-                <p class="muted">Rejected labels ({(image.objects ?? []).length}), drawn on the image · {when(image.last_activity)}</p>
+                <p class="muted">
+                  Rejected labels ({(image.objects ?? []).length}), drawn on the image · {when(image.last_activity)}
+                </p>
                 <Legend labels={labelsOf([image.objects])} />
               </div>
             </li>

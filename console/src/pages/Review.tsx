@@ -62,8 +62,16 @@ function Viewer(props: {
     setBusy(true);
     setProblem(null);
     try {
-      await api("PUT", `/campaigns/${props.campaignId}/review`, { image_ids: [image.image_id], decision, ...(decision === "reject" ? { comment: comment.trim() } : {}) });
-      props.onChanged({ ...image, label_status: decision === "approve" ? "admin_complete" : "rejected", review_comment: decision === "reject" ? comment.trim() : "" });
+      await api("PUT", `/campaigns/${props.campaignId}/review`, {
+        image_ids: [image.image_id],
+        decision,
+        ...(decision === "reject" ? { comment: comment.trim() } : {}),
+      });
+      props.onChanged({
+        ...image,
+        label_status: decision === "approve" ? "admin_complete" : "rejected",
+        review_comment: decision === "reject" ? comment.trim() : "",
+      });
       go(1);
     } catch (error) {
       setProblem(errorText(error));
@@ -87,7 +95,9 @@ function Viewer(props: {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target;
       const typing =
-        target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement || (target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type));
+        target instanceof HTMLTextAreaElement ||
+        target instanceof HTMLSelectElement ||
+        (target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type));
       if (event.key === "Escape") {
         if (rejecting) setRejecting(false);
         else props.onIndex(null);
@@ -135,7 +145,13 @@ function Viewer(props: {
           </button>
         </div>
         <div class="actions">
-          <button type="button" class="primary" disabled={busy || image.label_status === "unlabeled" || image.label_status === "rejected"} onClick={() => void review("approve")} aria-keyshortcuts="A">
+          <button
+            type="button"
+            class="primary"
+            disabled={busy || image.label_status === "unlabeled" || image.label_status === "rejected"}
+            onClick={() => void review("approve")}
+            aria-keyshortcuts="A"
+          >
             Approve (A)
           </button>
           <button type="button" class="danger" disabled={busy || image.label_status === "unlabeled"} onClick={() => setRejecting(true)} aria-keyshortcuts="R">
@@ -294,11 +310,17 @@ export function ReviewPage(props: { campaignId: number; route: Route }) {
       <ul class="grid review-grid" aria-label="Images">
         {images.map((image, i) => (
           <li key={image.image_id} class="tile" data-label-status={image.label_status}>
-            <button type="button" class="tile-button" onClick={() => setOpen(i)} aria-label={`Open image ${image.image_id} (${image.label_status.replace(/_/g, " ")})`}>
+            <button
+              type="button"
+              class="tile-button"
+              onClick={() => setOpen(i)}
+              aria-label={`Open image ${image.image_id} (${image.label_status.replace(/_/g, " ")})`}
+            >
               <LabeledImage imageId={image.image_id} objects={image.objects} hidden={hidden} />
             </button>
             <span class="caption">
-              #{image.image_id} <StatusBadge status={image.label_status} /> {image.test_data && <span class="badge test">test</span>} · {(image.objects ?? []).length} obj.
+              #{image.image_id} <StatusBadge status={image.label_status} /> {image.test_data && <span class="badge test">test</span>} ·{" "}
+              {(image.objects ?? []).length} obj.
             </span>
           </li>
         ))}

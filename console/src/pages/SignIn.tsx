@@ -32,7 +32,15 @@ export function SignIn(props: { problem: string | null; onSignedIn: (me: Me) => 
           <input id="signin-key" name="key" autocomplete="username" required value={key} onInput={(e) => setKey(e.currentTarget.value)} />
         </Field>
         <Field label="Authentication-Secret" id="signin-secret">
-          <input id="signin-secret" name="secret" type="password" autocomplete="current-password" required value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+          <input
+            id="signin-secret"
+            name="secret"
+            type="password"
+            autocomplete="current-password"
+            required
+            value={secret}
+            onInput={(e) => setSecret(e.currentTarget.value)}
+          />
         </Field>
         <ErrorBox error={problem} />
         <button class="primary" type="submit" disabled={busy}>

@@ -32,7 +32,8 @@ export function StatusPage() {
       {health && (
         <section class="card" aria-label="Health">
           <h2>
-            {health.healthy ? "Healthy" : "Something is down"} <span class={`badge ${health.healthy ? "status-finished" : "status-failed"}`}>{health.healthy ? "ok" : "down"}</span>
+            {health.healthy ? "Healthy" : "Something is down"}{" "}
+            <span class={`badge ${health.healthy ? "status-finished" : "status-failed"}`}>{health.healthy ? "ok" : "down"}</span>
           </h2>
           <div class="table-wrap">
             <table>

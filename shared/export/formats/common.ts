@@ -126,10 +126,7 @@ export async function collectLabels(
 
 export function warnIfSourceChanged(stats: StatsCollector, first: PassFingerprint, second: PassFingerprint): void {
   if (!first.equals(second)) {
-    stats.warn(
-      `source changed between export passes (${first.count} images, then ${second.count}): ` +
-        "image and annotation lists may not match",
-    );
+    stats.warn(`source changed between export passes (${first.count} images, then ${second.count}): ` + "image and annotation lists may not match");
   }
 }
 

@@ -1,15 +1,6 @@
 import { clipBox, objectBox } from "../objects.js";
 import type { ZipWriter } from "../zip.js";
-import {
-  collectLabels,
-  EntryNamer,
-  type FormatContext,
-  hasPixelSize,
-  imageRef,
-  PassFingerprint,
-  validObjects,
-  warnIfSourceChanged,
-} from "./common.js";
+import { collectLabels, EntryNamer, type FormatContext, hasPixelSize, imageRef, PassFingerprint, validObjects, warnIfSourceChanged } from "./common.js";
 import type { ExportSource } from "./types.js";
 
 /**
