@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface AzuriteOptions {
   /** 0 picks free ports (tests); the local stack uses 10000-10002. */
@@ -113,7 +114,14 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   // Azurite last, after the workers have finished or handed back their messages. Not unref'd: it is
   // stopped explicitly, and the watchdog above ends it if we exit without doing so.
   const env = options.blobDatabase ? { ...process.env, AZURITE_DB: options.blobDatabase } : process.env;
-  const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true, windowsHide: true, env });
+  // Persisted, LokiJS's autosave is spaced by what a save costs (scripts/azuriteAutosave.cjs says why).
+  const preload = options.inMemory ? [] : ["--require", fileURLToPath(new URL("./azuriteAutosave.cjs", import.meta.url))];
+  const child = spawn(process.execPath, ["--import", WATCHDOG, ...preload, ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+    windowsHide: true,
+    env,
+  });
   const log = options.log;
   // One call per line, so a caller's prefix lands on each (a chunk often holds several).
   const forward = (chunk: Buffer) =>
