@@ -18,14 +18,16 @@ export const definition: HttpFunctionDefinition = {
   route: "v1/campaigns",
   handler,
   doc: {
-    summary: "Create a campaign; a new labeler gets a key and secret (shown only now), an existing one its key and apisecret null",
+    summary:
+      "Create a campaign; a new labeler gets a key and secret (shown only now), an existing one its key and apisecret null. " +
+      "labels declares its label schema (class ids in that order in every export), labels_from copies another campaign's",
     access: "admin",
     body: createCampaignSchema,
     responses: {
       201: "the campaign with access_token",
       403: "the e-mail belongs to an admin",
       409: "title taken",
-      422: "invalid title, e-mail, metadata or label_translations (limits in the schema)",
+      422: "invalid title, e-mail, metadata, label_translations or labels (limits in the schema); labels_from naming a campaign that does not exist or has no schema; labels with labels_from",
     },
   },
 };

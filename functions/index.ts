@@ -14,6 +14,8 @@ import { definition as imageSetCopyWorker } from "./imageSetCopyWorker.js";
 import { definition as maskPlanWorker } from "./maskPlanWorker.js";
 import { definition as maskRenderWorker } from "./maskRenderWorker.js";
 import { definition as maskZipWorker } from "./maskZipWorker.js";
+import { definition as webhookDeliverWorker } from "./webhookDeliverWorker.js";
+import { definition as webhookDispatchWorker } from "./webhookDispatchWorker.js";
 
 export const httpFunctions: HttpFunctionDefinition[] = [...apiFunctions, getOpenApi];
 
@@ -27,4 +29,6 @@ export const workerFunctions: WorkerFunctionDefinition[] = [
   maskPlanWorker,
   maskRenderWorker,
   maskZipWorker,
+  webhookDeliverWorker,
+  webhookDispatchWorker,
 ];

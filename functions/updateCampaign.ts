@@ -1,5 +1,6 @@
 import { app } from "@azure/functions";
 import { changeCampaignStatus } from "../shared/app/campaigns.js";
+import { setCampaignLabels } from "../shared/app/labelSchemas.js";
 import { updateCampaignSchema } from "../shared/domain/campaigns.js";
 import type { HttpFunctionDefinition } from "../shared/http/definition.js";
 import { endpoint } from "../shared/http/endpoint.js";
@@ -8,7 +9,9 @@ import { idParam, ok, readBody } from "../shared/http/request.js";
 export const handler = endpoint("admin", async (request, { services }) => {
   const campaignId = idParam(request, "campaignId");
   const body = await readBody(request, updateCampaignSchema, services.config.settings.MAX_BODY_BYTES);
-  await changeCampaignStatus(services, campaignId, body.new_status);
+  // The schema lets exactly one of the two through: a status change, or a label schema change.
+  if (body.new_status !== undefined) await changeCampaignStatus(services, campaignId, body.new_status);
+  else await setCampaignLabels(services, campaignId, body);
   return ok();
 });
 
@@ -19,10 +22,16 @@ export const definition: HttpFunctionDefinition = {
   handler,
   doc: {
     summary:
-      "Change status: created→active, active→completed, completed→active (reopen), completed→finished (writes the label set and datasets in the background)",
+      "Change status: created→active, active→completed, completed→active (reopen), completed→finished (writes the label set and datasets in the background); " +
+      "or, while created, set the label schema ({labels} or {labels_from}; labels: null removes it) in a request of its own",
     access: "admin",
     body: updateCampaignSchema,
-    responses: { 200: '"ok"', 404: "unknown id", 409: "a known status the campaign cannot move to from its current one", 422: "not a status" },
+    responses: {
+      200: '"ok"',
+      404: "unknown id",
+      409: "a known status the campaign cannot move to from its current one; labels sent once the campaign has left created",
+      422: "not a status; invalid labels; labels_from naming a campaign that does not exist or has no schema; labels with labels_from or with new_status",
+    },
   },
 };
 

@@ -67,6 +67,8 @@ var queueNames = [
   'mask-plan'
   'mask-render'
   'mask-zip'
+  'webhook-dispatch'
+  'webhook-deliver'
 ]
 var tableNames = [
   'users'

@@ -65,7 +65,12 @@ async function main(): Promise<void> {
         `blob metadata in ${postgres ? `PostgreSQL on :${blobPort + 3}` : "LokiJS"})`,
     );
   }
-  const config = loadConfig({ ...process.env, STORAGE_CONNECTION_STRING: connectionString });
+  const config = loadConfig({
+    ...process.env,
+    STORAGE_CONNECTION_STRING: connectionString,
+    // Local development: webhooks may go to a receiver on this machine or the local network (set it to false to try the refusal).
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: process.env.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? "true",
+  });
   if (storageOnly) {
     // What the local host would provision, without serving: `func start` serves and runs the workers.
     const services = createServices(config);

@@ -1,7 +1,12 @@
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import type { TableClient } from "@azure/data-tables";
-import { forbidden, unauthorized } from "./errors.js";
+import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
+import { keyState, lastUseDue } from "./domain/labelers.js";
+import { contractTimestamp } from "./domain/time.js";
+import { conflict, forbidden, unauthorized } from "./errors.js";
+import { DenseList, type Row } from "./storage/denseList.js";
+import { queryAll } from "./storage/queries.js";
+import { retryOnConflict } from "./storage/retry.js";
 import { readRow } from "./storage/rows.js";
 import { encodeKey, isConflict, isNotFound, pad } from "./storage/tableErrors.js";
 
@@ -30,6 +35,7 @@ export async function hashSecret(secret: string): Promise<string> {
   return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64"), hash.toString("base64")].join("$");
 }
 
+/** Whether `secret` matches a stored `scrypt$N$r$p$salt$hash`, compared in constant time (slow on purpose: callers use the cache). */
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash) return false;
@@ -71,21 +77,52 @@ async function verifyCached(secret: string, stored: string): Promise<boolean> {
 let dummyHash: Promise<string> | undefined;
 const unknownKeyHash = () => (dummyHash ??= hashSecret(randomBytes(16).toString("hex")));
 
-const userPk = (apikey: string) => `key!${encodeKey(apikey)}`;
+const USER_PREFIX = "key!";
+const userPk = (apikey: string) => `${USER_PREFIX}${encodeKey(apikey)}`;
 const emailPk = (email: string) => `email!${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`;
 const scopePk = (apikey: string) => `scope!${encodeKey(apikey)}`;
+/** The labelers index: a dense list (one row per labeler key, in order of creation) for `GET /labelers`. */
+const LABELERS_PK = "labelers";
+/** In the index partition: written once every labeler created before the index existed has been indexed. */
+const BACKFILLED_ROW = "backfilled";
 
-interface UserRow {
+/** A user as stored in its `key!<apikey>` partition (row `user`); lifecycle fields are empty until set. */
+export interface UserRow {
   role: Role;
   email: string;
   secretHash: string;
+  createdAt: string;
+  /** When the key was revoked (contract timestamp), empty or absent while it is not. */
+  revokedAt?: string;
+  /** When the key stops working (contract timestamp), empty or absent for never. */
+  expiresAt?: string;
+  /** The last request this key signed that was not refused, written at most about once a minute. */
+  lastUsedAt?: string;
+}
+
+/** One entry of the labelers index: the key and what it was created with (the user row has the rest). */
+export interface LabelerIndexEntry {
+  apikey: string;
+  email: string;
   createdAt: string;
 }
 
 /** Users, their hashed secrets and labelers' campaign scopes, in the `users` table. */
 export class UserStore {
-  constructor(private readonly table: TableClient) {}
+  private readonly labelers: DenseList;
+  /** The user row's ETag for principals whose request should record the key's last use (see recordUse). */
+  private readonly lastUseDue = new WeakMap<Principal, string>();
 
+  constructor(private readonly table: TableClient) {
+    this.labelers = new DenseList(table, LABELERS_PK, "lab");
+  }
+
+  /**
+   * The principal a request's headers sign in as. 401 for a missing pair, an unknown key, a wrong secret,
+   * and a key that is revoked or past its `expires_at`: checked on every request against the user row read
+   * for it, so a revocation takes effect on every instance at once. A changed secret does too: the
+   * verification cache is keyed by the stored hash, which a rotation replaces.
+   */
   async authenticate(headers: Headers): Promise<Principal> {
     const apikey = headers.get("authentication-key");
     const secret = headers.get("authentication-secret");
@@ -93,12 +130,118 @@ export class UserStore {
     const user = await this.getUser(apikey);
     const ok = user ? await verifyCached(secret, user.secretHash) : await verifySecret(secret, await unknownKeyHash()).then(() => false);
     if (!user || !ok) throw unauthorized("unknown Authentication-Key or wrong Authentication-Secret");
-    return { apikey, role: user.role, email: user.email };
+    const now = Date.now();
+    const state = keyState(user, now);
+    if (state === "revoked") throw unauthorized("this Authentication-Key was revoked");
+    if (state === "expired") throw unauthorized(`this Authentication-Key expired at ${user.expiresAt}`);
+    const principal: Principal = { apikey, role: user.role, email: user.email };
+    if (lastUseDue(user.lastUsedAt, now)) this.lastUseDue.set(principal, user.etag);
+    return principal;
   }
 
-  async getUser(apikey: string): Promise<UserRow | undefined> {
+  /**
+   * Records that the principal's key was used, when authenticate found it due (never written, or a minute
+   * or more ago). The HTTP layer calls it once a request was answered without being refused, so a refused
+   * request still leaves storage as it was. A conditional write under the ETag authenticate read: of
+   * concurrent requests one writes and the others do nothing. A failure is ignored: the time is advisory
+   * and never fails the request it describes.
+   */
+  async recordUse(principal: Principal): Promise<void> {
+    const etag = this.lastUseDue.get(principal);
+    if (etag === undefined) return;
+    this.lastUseDue.delete(principal);
+    try {
+      await this.table.updateEntity({ partitionKey: userPk(principal.apikey), rowKey: "user", lastUsedAt: contractTimestamp() }, "Merge", { etag });
+    } catch {
+      // Another request wrote it first (412), the user row changed, or storage failed: the next request tries again.
+    }
+  }
+
+  /** The user row of a key (with its ETag), or undefined for an unknown key. */
+  async getUser(apikey: string): Promise<TableEntityResult<UserRow> | undefined> {
     if (apikey.length > 256) return undefined;
     return readRow<UserRow>(this.table, userPk(apikey), "user");
+  }
+
+  /**
+   * Changes a user row under its ETag, retrying on concurrent writes; `change` returns the fields to merge,
+   * or null to leave it. Answers the row after the change, or undefined for an unknown key.
+   */
+  async updateUser(
+    apikey: string,
+    change: (user: UserRow) => Partial<Pick<UserRow, "secretHash" | "revokedAt" | "expiresAt">> | null,
+  ): Promise<UserRow | undefined> {
+    return retryOnConflict(`user ${apikey.slice(0, 12)}`, async () => {
+      const user = await this.getUser(apikey);
+      if (!user) return undefined;
+      const fields = change(user);
+      if (!fields) return user;
+      await this.table.updateEntity({ partitionKey: userPk(apikey), rowKey: "user", ...fields }, "Merge", { etag: user.etag });
+      return { ...user, ...fields };
+    });
+  }
+
+  /** Gives a labeler key a new secret (its hash replaces the old one, so the old secret fails at once); returns the secret, this once. */
+  async rotateSecret(apikey: string): Promise<string> {
+    const secret = newApiSecret();
+    const secretHash = await hashSecret(secret);
+    const user = await this.updateUser(apikey, () => ({ secretHash }));
+    if (!user) throw new Error(`user ${apikey.slice(0, 12)} vanished while its secret was rotated`);
+    return secret;
+  }
+
+  /** Takes a campaign out of a key's scope: its routes then answer the key as for a campaign never in scope. */
+  async revokeCampaign(apikey: string, campaignId: number): Promise<void> {
+    try {
+      await this.table.deleteEntity(scopePk(apikey), pad(campaignId));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** The number of labelers in the index (after the one-off backfill, see labelerPage). */
+  async labelerCount(): Promise<number> {
+    await this.backfillIndex();
+    return this.labelers.count();
+  }
+
+  /** Labelers [offset, offset + limit) of the index, in order of creation. */
+  async labelerPage(offset: number, limit: number): Promise<LabelerIndexEntry[]> {
+    await this.backfillIndex();
+    const rows = await this.labelers.range(offset, limit);
+    return rows.map((row) => ({ apikey: String(row.apikey), email: String(row.email), createdAt: String(row.createdAt) }));
+  }
+
+  /** Adds a labeler to the index (once per key; safe to repeat and to race). */
+  private async indexLabeler(apikey: string, email: string, createdAt: string): Promise<void> {
+    await this.labelers.append(encodeKey(apikey), { apikey, email, createdAt });
+  }
+
+  /**
+   * One-off indexing of labelers created before the index existed: the first listing finds the index not
+   * marked `backfilled`, reads the user rows of the `key!` partitions (one bounded range of the table: a
+   * row per user; the e-mail and scope partitions sort outside it), indexes every labeler in order of
+   * creation, then marks the index. Idempotent (each key is indexed once) and safe to race or to
+   * interrupt: an interrupted run leaves no mark and the next listing runs it again. Labelers created since
+   * are indexed when they are created (issueSecret), so this never runs again.
+   */
+  private async backfillIndex(): Promise<void> {
+    if (await readRow(this.table, LABELERS_PK, BACKFILLED_ROW)) return;
+    const end = USER_PREFIX.slice(0, -1) + String.fromCharCode(USER_PREFIX.charCodeAt(USER_PREFIX.length - 1) + 1);
+    const rows = await queryAll(this.table, odata`PartitionKey gt ${USER_PREFIX} and PartitionKey lt ${end} and RowKey eq 'user' and role eq 'labeler'`, [
+      "PartitionKey",
+      "email",
+      "createdAt",
+    ]);
+    const found = rows
+      .map((row: Row) => ({
+        apikey: Buffer.from(String(row.partitionKey).slice(USER_PREFIX.length), "base64url").toString("utf8"),
+        email: String(row.email),
+        createdAt: String(row.createdAt),
+      }))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.apikey.localeCompare(b.apikey));
+    for (const labeler of found) await this.indexLabeler(labeler.apikey, labeler.email, labeler.createdAt);
+    await this.table.upsertEntity({ partitionKey: LABELERS_PK, rowKey: BACKFILLED_ROW, labelers: found.length, at: contractTimestamp() }, "Replace");
   }
 
   /** Creates or resets a user with the given key and secret (local admin, `create-admin`). */
@@ -125,6 +268,13 @@ export class UserStore {
       if (index) {
         const user = await this.getUser(index.apikey);
         if (user && user.role !== "labeler") throw forbidden(`${email} belongs to an ${user.role} user and cannot be issued a labeler key`);
+        // A new campaign never revives a key silently: the admin restores it first (PATCH /labelers/{apikey}).
+        const state = user ? keyState(user, Date.now()) : "active";
+        if (state !== "active")
+          throw conflict(
+            `the labeler key of ${email} is ${state}; restore it first (PATCH /labelers/{apikey} with ${state === "revoked" ? '{"revoked": false}' : '{"expires_at": null} or a later time'}), then create the campaign`,
+            { apikey: index.apikey },
+          );
         return { apikey: index.apikey, reserved: false, needsSecret: !user };
       }
       const apikey = newApiKey();
@@ -155,6 +305,10 @@ export class UserStore {
    */
   async issueSecret(apikey: string, email: string): Promise<string | null> {
     const secret = newApiSecret();
+    const createdAt = new Date().toISOString();
+    // Indexed first, so a crash between the two writes leaves an indexed key that the next campaign for the
+    // address issues (reserveLabeler finds it without a user row), never a labeler missing from the list.
+    await this.indexLabeler(apikey, email, createdAt);
     try {
       await this.table.createEntity({
         partitionKey: userPk(apikey),
@@ -162,7 +316,7 @@ export class UserStore {
         role: "labeler",
         email,
         secretHash: await hashSecret(secret),
-        createdAt: new Date().toISOString(),
+        createdAt,
       });
       return secret;
     } catch (error) {

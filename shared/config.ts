@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RETRY_SCHEDULE, retryScheduleProblem } from "./domain/webhooks.js";
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -92,6 +93,22 @@ export const settingsSchema = z.object({
   AZUREML_WORKSPACE: optionalString,
   /** Datastore name that points at the storage account, used in data asset paths. */
   AZUREML_DATASTORE: z.string().default("workspaceblobstore"),
+  /**
+   * Whether webhook targets may be private, loopback or link-local addresses, and plain http://: local development
+   * only (the local stack and the test stacks turn it on); off in Azure, where such a target could reach internal services.
+   */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z
+    .enum(["true", "false"], "WEBHOOK_ALLOW_PRIVATE_TARGETS must be true or false")
+    .default("false")
+    .transform((v) => v === "true"),
+  /** Seconds between a webhook delivery's attempts, comma-separated; once used up the delivery has failed. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default(DEFAULT_RETRY_SCHEDULE)
+    .superRefine((value, ctx) => {
+      const problem = retryScheduleProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: `WEBHOOK_RETRY_SCHEDULE ${problem}` });
+    }),
 });
 
 /** The app's settings after validation and defaults: the environment, or `local.settings.json` under `func start`. */
@@ -117,6 +134,7 @@ export type TableName = (typeof TABLE_NAMES)[number];
 /**
  * One queue per job type, named after the job module that runs it (`mask-plan` is shared/jobs/maskPlan.ts, run by
  * functions/maskPlanWorker.ts). A mask export has three stages, each on its own queue: plan, render (per image), zip.
+ * Webhooks have two: `webhook-dispatch` turns a partition's outbox rows into deliveries, `webhook-deliver` makes one attempt.
  */
 export const QUEUE_NAMES = [
   "imageset-copy",
@@ -127,6 +145,8 @@ export const QUEUE_NAMES = [
   "mask-plan",
   "mask-render",
   "mask-zip",
+  "webhook-dispatch",
+  "webhook-deliver",
 ] as const;
 /** One of the job queues, before `RESOURCE_PREFIX`. */
 export type QueueName = (typeof QUEUE_NAMES)[number];

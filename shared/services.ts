@@ -8,8 +8,10 @@ import { ExportStore } from "./repos/exports.js";
 import { ImageSetStore } from "./repos/imageSets.js";
 import { ImageStore } from "./repos/images.js";
 import { LabelBatchStore } from "./repos/labelBatches.js";
+import { WebhookStore } from "./repos/webhooks.js";
 import { createStorageClients, type StorageClients } from "./storage/clients.js";
 import { createSasSigner, type SasSigner } from "./storage/sas.js";
+import { Outbox } from "./webhooks/outbox.js";
 
 /** Everything a handler or job needs, built once per process from the settings. Holds clients, no state. */
 export interface Services {
@@ -24,6 +26,7 @@ export interface Services {
   readonly labelBatches: LabelBatchStore;
   readonly additions: AdditionStore;
   readonly exports: ExportStore;
+  readonly webhooks: WebhookStore;
 }
 
 /** Creates the transport's sender on first use, so the Service Bus client loads only where it is configured. */
@@ -46,24 +49,28 @@ class LazySender implements JobSender {
 export function createServices(config: AppConfig, overrides: { queue?: JobSender } = {}): Services {
   const clients = createStorageClients(config);
   const records = clients.table("records");
-  const campaigns = new CampaignStore(records, clients.table("campaignData"));
   const queue =
     overrides.queue ??
     (config.settings.QUEUE_TRANSPORT === "servicebus"
       ? new LazySender(async () => (await import("./queue/serviceBus.js")).createServiceBusSender(config))
       : new StorageQueueJobSender(config, clients.queueService));
+  // Status changes record their webhook events in the same transactions (shared/webhooks/outbox.ts).
+  const webhooks = new WebhookStore(records);
+  const outbox = new Outbox(queue, () => webhooks.list());
+  const campaigns = new CampaignStore(records, clients.table("campaignData"), outbox);
   return {
     config,
     clients,
     sas: createSasSigner(config, clients.blobService),
     queue,
     users: new UserStore(clients.table("users")),
-    imageSets: new ImageSetStore(records),
+    imageSets: new ImageSetStore(records, outbox),
     images: new ImageStore(records),
     campaigns,
     labelBatches: new LabelBatchStore(clients.table("campaignData"), campaigns),
     additions: new AdditionStore(clients.table("campaignData")),
-    exports: new ExportStore(clients.table("exports")),
+    exports: new ExportStore(clients.table("exports"), outbox),
+    webhooks,
   };
 }
 

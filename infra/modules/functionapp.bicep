@@ -117,6 +117,9 @@ var appSettings = {
   AZUREML_RESOURCE_GROUP: azureMlResourceGroup
   AZUREML_WORKSPACE: azureMlWorkspace
   AZUREML_DATASTORE: azureMlDatastore
+  // Webhook targets on private, loopback and link-local addresses would reach inside Azure: never allowed here.
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false'
+  WEBHOOK_RETRY_SCHEDULE: '5,300,1800,7200,18000,36000,36000'
 }
 
 resource functionAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -24,6 +24,7 @@ import { BatchAbortedError, newLabelBatch, type HistoryEntry } from "../repos/la
 import type { Services } from "../services.js";
 import { mapLimit } from "../util/concurrency.js";
 import { resolveImageRefs } from "./imageSets.js";
+import { resolveLabelSchema, schemaNames, type LabelSchemaInput } from "./labelSchemas.js";
 import { queueOrUndo } from "./queueing.js";
 import { objectView } from "./views.js";
 
@@ -55,12 +56,18 @@ export async function getCampaignFor(services: Services, principal: Principal, c
 export async function createCampaign(
   services: Services,
   principal: Principal,
-  input: { title: string; labeler_email: string; metadata?: Record<string, unknown> | null; label_translations?: Record<string, string> | null },
+  input: {
+    title: string;
+    labeler_email: string;
+    metadata?: Record<string, unknown> | null;
+    label_translations?: Record<string, string> | null;
+  } & LabelSchemaInput,
 ) {
   const problem = campaignTitleProblem(input.title);
   if (problem) throw unprocessable(`title ${JSON.stringify(input.title)}: ${problem}`);
   const taken = () => conflict(`a campaign titled ${JSON.stringify(input.title)} exists already`);
   if ((await services.campaigns.findIdByTitle(input.title)) !== undefined) throw taken();
+  const labels = (await resolveLabelSchema(services, input)) ?? null;
   const labeler = await services.users.reserveLabeler(input.labeler_email);
   let campaign: CampaignRecord | undefined;
   try {
@@ -69,6 +76,7 @@ export async function createCampaign(
       status: "created",
       metadata: input.metadata ?? null,
       labelTranslations: input.label_translations ?? null,
+      labels,
       createdBy: principal.email,
       labelerEmail: input.labeler_email,
       labelerApikey: labeler.apikey,
@@ -117,7 +125,8 @@ export async function changeCampaignStatus(services: Services, campaignId: numbe
     await queueOrUndo(
       () => services.queue.send("campaign-finish", { campaignId }),
       // Back to exactly what it was: a campaign whose finishing failed keeps its error.
-      () => services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? before : null)),
+      // Not announced: the request answers 503, so neither the change nor its undo is news.
+      () => services.campaigns.update(campaignId, (c) => (c.status === "finishing" ? before : null), { announce: false }),
       "the finishing job",
     );
   }
@@ -171,7 +180,11 @@ export async function submitObjects(services: Services, principal: Principal, ca
   if (!acceptsSubmissions(campaign.status)) throw conflict(`campaign ${campaignId} is ${campaign.status}; objects are accepted only while it is active`);
   const images = await services.campaigns.findImages(campaignId, [...new Set(batch.map((e) => e.image_id))]);
   const sizes = new Map<number, ImageSize>([...images].map(([id, image]) => [id, { width: image.width, height: image.height }]));
-  const labelBatch = newLabelBatch(campaignId, principal.email || principal.apikey, prepareSubmission(batch, sizes, campaign.labelTranslations));
+  const labelBatch = newLabelBatch(
+    campaignId,
+    principal.email || principal.apikey,
+    prepareSubmission(batch, sizes, campaign.labelTranslations, schemaNames(campaign.labels)),
+  );
   const imageIds = labelBatch.entries.map((e) => e.imageId);
   try {
     await services.queue.send("campaign-submission", { campaignId, batchId: labelBatch.batchId, imageIds }, { delaySeconds: BATCH_CHECK_DELAY_SECONDS });

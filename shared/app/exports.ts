@@ -110,7 +110,8 @@ export async function startExport(services: Services, principal: Principal, camp
       await queueExportJob(services, record.exportId, record.format);
     },
     async () => {
-      await services.exports.update(record.exportId, () => ({ status: "failed", error: "could not be queued" })).catch(() => undefined);
+      // Not announced: the request answers 503 (and the queue a webhook would need is down).
+      await services.exports.update(record.exportId, () => ({ status: "failed", error: "could not be queued" }), { announce: false }).catch(() => undefined);
       await release();
     },
     "the export",

@@ -65,7 +65,8 @@ export async function changeImageSetStatus(services: Services, imagesetId: numbe
   await queueOrUndo(
     () => services.queue.send("imageset-copy", { imagesetId }),
     // Back to exactly what it was: a failed set stays failed with its reason.
-    () => services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? before : null)),
+    // Not announced (a failed set back to failed): the request answers 503, so the undo is not news.
+    () => services.imageSets.update(imagesetId, (current) => (current.status === "processing" ? before : null), { announce: false }),
     "the copy job",
   );
 }

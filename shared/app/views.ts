@@ -3,6 +3,7 @@
  * records, so a field is named and formatted in one place (the contract's shapes, plus additive fields).
  */
 import type { StoredObject } from "../domain/labels.js";
+import { classIdAt } from "../domain/labelSchemas.js";
 import type { AdditionRecord } from "../repos/additions.js";
 import type { CampaignImage, CampaignRecord } from "../repos/campaigns.js";
 import type { ExportRecord } from "../repos/exports.js";
@@ -26,6 +27,25 @@ export function imageView(image: ImageRecord) {
   };
 }
 
+/**
+ * An image set's stored fields as the API names them, without what needs a read or a SAS (the dropbox URL, the image
+ * count, the rejected files): the part imageSetView and the webhook events share.
+ */
+export function imageSetFields(set: ImageSetRecord) {
+  return {
+    imageset_id: set.imagesetId,
+    title: set.title,
+    status: set.status,
+    metadata: set.metadata,
+    blobstorage_path: set.blobstoragePath,
+    created_by: set.createdBy,
+    date_created: set.dateCreated,
+    // A change may clear them with "" (as stored); the API shows null.
+    date_finished: set.dateFinished || null,
+    failure_reason: set.failureReason || null,
+  };
+}
+
 /** The contract's image set object (plus `failure_reason` and `rejected_files`, additive). */
 export async function imageSetView(services: Services, set: ImageSetRecord, withRejected = true) {
   const dropboxUrl =
@@ -33,31 +53,22 @@ export async function imageSetView(services: Services, set: ImageSetRecord, with
       ? await services.sas.containerUrl(set.blobstoragePath, "rwdl", new Date(Date.now() + services.config.settings.DROPBOX_SAS_DAYS * 86_400_000))
       : null;
   return {
-    imageset_id: set.imagesetId,
-    title: set.title,
-    status: set.status,
-    metadata: set.metadata,
-    blobstorage_path: set.blobstoragePath,
+    ...imageSetFields(set),
     dropbox_url: dropboxUrl,
-    created_by: set.createdBy,
-    date_created: set.dateCreated,
-    date_finished: set.dateFinished,
-    failure_reason: set.failureReason,
     image_count: await services.images.memberCount(set.imagesetId),
     ...(withRejected ? { rejected_files: await services.imageSets.rejected(set.imagesetId) } : {}),
   };
 }
 
-/** The contract's campaign object. */
-export async function campaignView(services: Services, campaign: CampaignRecord) {
-  const progress = await services.campaigns.progress(campaign.campaignId);
+/** A campaign's stored fields as the API names them, without `progress` (counted elsewhere): what campaignView and the webhook events share. */
+export function campaignFields(campaign: CampaignRecord) {
   return {
     campaign_id: campaign.campaignId,
     title: campaign.title,
     status: campaign.status,
     metadata: campaign.metadata,
     label_translations: campaign.labelTranslations,
-    progress,
+    labels: campaign.labels?.map((c) => ({ name: c.name, color: c.color })) ?? null,
     created_by: campaign.createdBy,
     date_created: campaign.dateCreated,
     date_started: campaign.dateStarted,
@@ -65,6 +76,23 @@ export async function campaignView(services: Services, campaign: CampaignRecord)
     date_finished: campaign.dateFinished,
     finish_error: campaign.finishError,
     finish_notes: campaign.finishNotes,
+  };
+}
+
+/** The contract's campaign object. */
+export async function campaignView(services: Services, campaign: CampaignRecord) {
+  return { ...campaignFields(campaign), progress: await services.campaigns.progress(campaign.campaignId) };
+}
+
+/**
+ * `GET /campaigns/{id}/labels`: the schema with each class's id (1-based: the COCO category id, the semantic mask
+ * value and the label set's `class_id`; YOLO's class index is `id - 1`), or null, and the translations.
+ */
+export function campaignLabelsView(campaign: CampaignRecord) {
+  return {
+    campaign_id: campaign.campaignId,
+    labels: campaign.labels?.map((c, i) => ({ id: classIdAt(i), name: c.name, color: c.color })) ?? null,
+    label_translations: campaign.labelTranslations,
   };
 }
 
@@ -108,6 +136,26 @@ export function additionView(addition: AdditionRecord) {
   };
 }
 
+/** An export's stored fields as the API names them, without `download_url` (a SAS) and live mask counts: what exportView and the webhook events share. */
+export function exportFields(record: ExportRecord) {
+  return {
+    export_id: record.exportId,
+    campaign_id: record.campaignId,
+    format: record.format,
+    status: record.status,
+    options: record.options,
+    progress: { done: record.progressDone, total: record.progressTotal },
+    counts: { images: record.imageCount, objects: record.objectCount },
+    warnings: record.warnings,
+    warning_count: record.warningCount,
+    created_by: record.createdBy,
+    date_created: record.dateCreated,
+    date_started: record.dateStarted,
+    date_finished: record.dateFinished,
+    error: record.error,
+  };
+}
+
 /** The export job resource (export formats and masks alike). */
 export async function exportView(services: Services, record: ExportRecord) {
   const downloadUrl =
@@ -125,22 +173,13 @@ export async function exportView(services: Services, record: ExportRecord) {
   // A mask job being rendered counts its units as the renders land (one summary read).
   const rendering =
     record.format === "masks" && record.status === "running" && record.stage === "render" ? await services.exports.unitProgress(record.exportId) : undefined;
+  const fields = exportFields(record);
   return {
-    export_id: record.exportId,
-    campaign_id: record.campaignId,
-    format: record.format,
-    status: record.status,
-    options: record.options,
+    ...fields,
     progress: { done: rendering?.done ?? record.progressDone, total: record.progressTotal },
     counts: { images: rendering?.done ?? record.imageCount, objects: rendering?.objects ?? record.objectCount },
-    warnings: record.warnings,
     warning_count: record.warningCount + (rendering?.warningCount ?? 0),
-    created_by: record.createdBy,
-    date_created: record.dateCreated,
-    date_started: record.dateStarted,
-    date_finished: record.dateFinished,
     download_url: downloadUrl,
-    error: record.error,
   };
 }
 

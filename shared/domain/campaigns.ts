@@ -2,6 +2,7 @@ import { z } from "zod";
 import { imageRefsOf } from "./imageSets.js";
 import { LABEL_STATUSES, type LabelStatus } from "./labels.js";
 import { jsonObjectField, translationsField } from "./inputRules.js";
+import { labelSchemaField, labelsFromField, refuseBothSources } from "./labelSchemas.js";
 
 export const CAMPAIGN_STATUSES = ["created", "active", "completed", "finishing", "finished", "finish_failed"] as const;
 /** Where a campaign is in its life (see TRANSITIONS): clients request some statuses, the finishing job sets the others. */
@@ -52,15 +53,21 @@ export function campaignTitleProblem(title: string): string | null {
   return null;
 }
 
-/** `POST /campaigns`. The title is checked by campaignTitleProblem when the campaign is created (a 422 as well). */
+/**
+ * `POST /campaigns`. The title is checked by campaignTitleProblem when the campaign is created (a 422 as well).
+ * `labels` declares the label schema, or `labels_from` copies another campaign's (not both).
+ */
 export const createCampaignSchema = z
   .object({
     title: z.string(),
     labeler_email: z.string().trim().email("labeler_email must be an e-mail address").max(256),
     metadata: jsonObjectField("metadata"),
     label_translations: translationsField(),
+    labels: labelSchemaField(),
+    labels_from: labelsFromField(),
   })
-  .strict();
+  .strict()
+  .superRefine(refuseBothSources);
 
 /**
  * Adding images to a campaign: up to 10,000 are added while the request waits; a larger addition (up to
@@ -70,8 +77,22 @@ export const INLINE_ADDITION = 10_000;
 /** `POST /campaigns/{id}/images`: up to 100,000 image references per request, at most 10,000 of them by filepath. */
 export const campaignImageRefsSchema = imageRefsOf(100_000);
 
-/** Any known status parses (an illegal transition to it is a 409); a value that is not a status is a 422. */
-export const updateCampaignSchema = z.object({ new_status: z.enum(CAMPAIGN_STATUSES) }).strict();
+/**
+ * `PUT /campaigns/{id}`: a status change, or (while the campaign is created) a new label schema, `labels` or
+ * `labels_from`, in a request of its own. Any known status parses (an illegal transition to it is a 409); a value
+ * that is not a status is a 422.
+ */
+export const updateCampaignSchema = z
+  .object({ new_status: z.enum(CAMPAIGN_STATUSES).optional(), labels: labelSchemaField(), labels_from: labelsFromField() })
+  .strict()
+  .superRefine((body, ctx) => {
+    refuseBothSources(body, ctx);
+    const schemaChange = body.labels !== undefined || body.labels_from !== undefined;
+    if (schemaChange && body.new_status !== undefined)
+      ctx.addIssue({ code: "custom", path: ["new_status"], message: "change the labels and the status in separate requests" });
+    if (!schemaChange && body.new_status === undefined)
+      ctx.addIssue({ code: "custom", path: ["new_status"], message: "send new_status, or labels or labels_from (while the campaign is created)" });
+  });
 
 /** `PUT /campaigns/{id}/review`: up to 1,000 images approved or rejected at once; a rejection needs a comment for the partner. */
 export const reviewSchema = z

@@ -42,6 +42,13 @@ export const LIMITS = {
   objectsJsonChars: 420_000,
   /** Characters in a mask `suffix`. */
   suffixLength: 64,
+  /** Classes in a campaign's label schema (`labels`). */
+  labelSchemaClasses: 1_000,
+  /**
+   * UTF-8 bytes of a label schema's JSON as stored (`[{"name":…,"color":…}]`): one table property (64 KiB) holds it,
+   * and a mask job's class list (the names alone) still fits its options column beside the filters.
+   */
+  labelSchemaBytes: 24 * 1024,
 } as const;
 
 /** C0 and C1 control characters and DEL: never valid in a name or a label. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ApiError, unprocessable } from "../errors.js";
 import { labelField, LIMITS } from "./inputRules.js";
 import type { StoredObject } from "./labels.js";
+import { labelOutsideSchema } from "./labelSchemas.js";
 
 const coordinate = z.number().finite();
 
@@ -50,14 +51,16 @@ export interface ImageSize {
 }
 
 /**
- * Checks every object against its image and applies the campaign's label translations. Throws one 422
- * naming the first offending entry (413 for an image whose objects exceed what one image may store),
- * so a rejected batch stores nothing.
+ * Checks every object against its image and applies the campaign's label translations; with a label schema
+ * (`schema`: its class names), every label after translation must be one of them. Throws one 422 naming the
+ * first offending entry (413 for an image whose objects exceed what one image may store), so a rejected batch
+ * stores nothing.
  */
 export function prepareSubmission(
   batch: Submission,
   sizes: ReadonlyMap<number, ImageSize>,
   translations: Readonly<Record<string, string>> | null,
+  schema: ReadonlySet<string> | null = null,
 ): Array<{ imageId: number; objects: StoredObject[] }> {
   const seen = new Set<number>();
   return batch.map((entry, index) => {
@@ -82,9 +85,12 @@ export function prepareSubmission(
         }
       });
       const label = object.label;
+      const translated = translations?.[label] ?? label;
+      const outside = labelOutsideSchema(label, translated, schema);
+      if (outside) throw unprocessable(`${at}.label: image ${entry.image_id}: ${outside}; nothing in this batch was stored`);
       return {
         label_original: label,
-        label_translated: translations?.[label] ?? label,
+        label_translated: translated,
         confidence: object.confidence ?? null,
         bounding_box: box ?? null,
         polygon: object.polygon ?? null,

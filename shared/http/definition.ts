@@ -3,7 +3,7 @@ import { pageQuerySchema, type PageRequest } from "../domain/pagination.js";
 import type { InvocationLike } from "./endpoint.js";
 import { queryObject, validate, type RequestLike, type ResponseInit } from "./request.js";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * What each HTTP function file exports beside its `app.http` registration, so the local host and the
@@ -21,7 +21,7 @@ export interface HttpFunctionDefinition {
 /** OpenAPI facts about a route; bodies and queries come from the same zod schemas the handler validates with. */
 export interface RouteDoc {
   summary: string;
-  access: "admin" | "admin or the campaign's labeler" | "any user" | "public";
+  access: "admin" | "admin or the campaign's labeler" | "admin or the key's own labeler" | "any user" | "public";
   body?: z.ZodType;
   query?: z.ZodType;
   responses: Record<number, string>;

@@ -30,7 +30,10 @@ export function endpoint(access: Access, handler: (request: RequestLike, call: C
       const services = getServices();
       const principal: Principal = access === "public" ? { apikey: "", role: "labeler", email: "" } : await services.users.authenticate(request.headers);
       if (access === "admin") requireAdmin(principal);
-      return await handler(request, { services, principal, context });
+      const response = await handler(request, { services, principal, context });
+      // The key's last use, at most about once a minute; only for answers that refused nothing, so a refused request changes nothing.
+      if (access !== "public" && response.status < 400) await services.users.recordUse(principal);
+      return response;
     } catch (error) {
       return errorResponse(error, context);
     }

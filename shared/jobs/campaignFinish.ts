@@ -1,5 +1,6 @@
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { azureMlConfigured, datastoreUri, registerDataAssets } from "../azureml.js";
+import { schemaClassNames } from "../domain/labelSchemas.js";
 import { contractTimestamp } from "../domain/time.js";
 import { createExportStream } from "../export/formats/index.js";
 import { imageFilesMLTable, labelSetMLTable } from "../export/mltable.js";
@@ -47,7 +48,8 @@ export async function runCampaignFinish(services: Services, campaignId: number, 
   await writeOnce(
     container.getBlockBlobClient(outputs.labelSet),
     async () => {
-      const { stream, stats } = createExportStream("csv", source, { now: new Date(campaign.dateCreated) });
+      // With a label schema, each object carries its class_id (the schema's order, as in every export).
+      const { stream, stats } = createExportStream("csv", source, { now: new Date(campaign.dateCreated), classes: schemaClassNames(campaign.labels) });
       await container
         .getBlockBlobClient(outputs.labelSet)
         .uploadStream(stream, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: "text/csv; charset=utf-8" } });

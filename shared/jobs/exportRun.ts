@@ -1,3 +1,4 @@
+import { schemaClassNames } from "../domain/labelSchemas.js";
 import { contractTimestamp } from "../domain/time.js";
 import { createExportStream, exportContentType, exportFileExtension } from "../export/formats/index.js";
 import type { ExportFormat, ExportSource } from "../export/formats/types.js";
@@ -41,7 +42,10 @@ export async function runExport(services: Services, exportId: string, log: JobLo
   }));
 
   const format = record.format as ExportFormat;
-  const passes = format === "coco" || format === "yolo" ? 2 : 1;
+  // The campaign's label schema numbers the classes; without one the writers number the labels they find.
+  const classes = schemaClassNames(campaign.labels);
+  // COCO reads the source twice (images, then annotations); YOLO too, unless a schema spares its label pass.
+  const passes = format === "coco" || (format === "yolo" && !classes) ? 2 : 1;
   let seen = 0;
   let reporting = Promise.resolve();
   const base = campaignExportSource(services, record.campaignId, filter);
@@ -57,7 +61,7 @@ export async function runExport(services: Services, exportId: string, log: JobLo
 
   const blobName = exportBlobName(record, campaign.title, exportFileExtension(format));
   // The creation time fixes every timestamp inside the file, so a re-run writes the same bytes.
-  const { stream, stats } = createExportStream(format, source, { now: new Date(record.dateCreated) });
+  const { stream, stats } = createExportStream(format, source, { now: new Date(record.dateCreated), classes });
   await services.clients.blobService
     .getContainerClient(services.config.exportContainer)
     .getBlockBlobClient(blobName)

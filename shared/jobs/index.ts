@@ -9,6 +9,8 @@ import { runMaskPlan } from "./maskPlan.js";
 import { runMaskRender } from "./maskRender.js";
 import { runMaskZip } from "./maskZip.js";
 import type { JobDefinition } from "./runtime.js";
+import { failWebhookDeliver, runWebhookDeliver } from "./webhookDeliver.js";
+import { failWebhookDispatch, runWebhookDispatch } from "./webhookDispatch.js";
 
 /** Every job type's worker: what it does, and how its resource shows a final failure. */
 export const jobs: { [T in JobType]: JobDefinition<T> } = {
@@ -52,5 +54,15 @@ export const jobs: { [T in JobType]: JobDefinition<T> } = {
     resource: (body) => `export/${body.exportId}/zip`,
     run: (services, body, log) => runMaskZip(services, body.exportId, log),
     fail: (services, body, reason) => failExport(services, body.exportId, `zip: ${reason}`),
+  },
+  "webhook-dispatch": {
+    resource: (body) => `outbox/${body.table}/${body.partition}`,
+    run: (services, body, log) => runWebhookDispatch(services, body, log),
+    fail: (services, body) => failWebhookDispatch(services, body),
+  },
+  "webhook-deliver": {
+    resource: (body) => `webhook/${body.webhookId}/delivery/${body.position}/attempt/${body.attempt}`,
+    run: (services, body, log) => runWebhookDeliver(services, body, log),
+    fail: (services, body, reason) => failWebhookDeliver(services, body, reason),
   },
 };

@@ -13,7 +13,10 @@ export interface MaskJobOptions {
   outputFolder: string;
   suffix: string;
   gtMode: GtMode;
-  /** Class labels (label_translated, sorted) of the whole campaign: values 1..n of filled_semantic. Set by the plan. */
+  /**
+   * Class labels of the whole campaign, values 1..n of filled_semantic: its label schema in order, or without one
+   * the translated labels its objects use, sorted by code point. Set by the plan.
+   */
   classLabels?: string[];
 }
 

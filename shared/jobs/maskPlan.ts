@@ -1,3 +1,4 @@
+import { schemaClassNames } from "../domain/labelSchemas.js";
 import { contractTimestamp } from "../domain/time.js";
 import { StatsCollector } from "../export/formats/common.js";
 import { campaignExportSource } from "../export/source.js";
@@ -36,11 +37,8 @@ export async function runMaskPlan(services: Services, exportId: string, log: Job
   const options = maskOptions(record);
   const output = services.clients.blobService.getContainerClient(services.config.exportContainer);
   const { filter } = exportOptions(record);
-  const labels = new Set<string>();
-  for await (const rows of services.campaigns.scanImages(record.campaignId)) {
-    for (const image of rows) for (const object of image.objects) if (typeof object?.label_translated === "string") labels.add(object.label_translated);
-  }
-  const classLabels = [...buildClassIndex(labels).keys()];
+  const classLabels =
+    schemaClassNames((await services.campaigns.get(record.campaignId))?.labels ?? null) ?? (await foundClassLabels(services, record.campaignId));
   const stats = new StatsCollector();
   const namer = new MaskNamer(options.outputFolder, options.suffix, stats);
   const ids: number[] = [];
@@ -73,4 +71,16 @@ export async function runMaskPlan(services: Services, exportId: string, log: Job
   }
   await mapLimit(ids, 32, (imageId) => services.queue.send("mask-render", { exportId, imageId }, { messageId: `mask-render:${exportId}:${imageId}` }));
   log.info(`fanned out ${ids.length} mask renders (${renames.length} renamed, ${naming.warningCount} warnings)`);
+}
+
+/**
+ * The class values of a campaign without a label schema: every translated label its objects use (whatever the
+ * job's filter), sorted by code point, 1..n. (With a schema, the schema's order gives the values.)
+ */
+async function foundClassLabels(services: Services, campaignId: number): Promise<string[]> {
+  const labels = new Set<string>();
+  for await (const rows of services.campaigns.scanImages(campaignId)) {
+    for (const image of rows) for (const object of image.objects) if (typeof object?.label_translated === "string") labels.add(object.label_translated);
+  }
+  return [...buildClassIndex(labels).keys()];
 }

@@ -1,4 +1,5 @@
 import { PermanentJobError } from "../errors.js";
+import { orderedClassIndex } from "../masks/legend.js";
 import { renderMask } from "../masks/render.js";
 import type { Services } from "../services.js";
 import { copyBlob } from "../storage/blobCopy.js";
@@ -24,7 +25,7 @@ export async function runMaskRender(services: Services, exportId: string, imageI
   if (!image) throw new PermanentJobError(`image ${imageId} is not part of campaign ${record.campaignId}`);
   const relative = maskImageNames(image.blobPath, options.suffix, await services.exports.getRename(exportId, imageId));
   if (!relative) throw new PermanentJobError(`image ${imageId}: blob path ${JSON.stringify(image.blobPath)} cannot be used as a file name`);
-  const classIndex = new Map((options.classLabels ?? []).map((label, i) => [label, i + 1]));
+  const classIndex = orderedClassIndex(options.classLabels ?? []);
   const rendered = await renderMask({ width: image.width, height: image.height, objects: image.objects, mode: options.gtMode, classIndex });
   const output = services.clients.blobService.getContainerClient(services.config.exportContainer);
   const at = (name: string) => output.getBlockBlobClient(`${options.outputFolder}/${name}`);

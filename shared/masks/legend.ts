@@ -1,4 +1,5 @@
-// One label order for masks and exports: mask class values match COCO category ids and YOLO classes.
+// One label order for masks and exports: mask class values match COCO category ids and YOLO classes (the campaign's
+// label schema when it has one, else the labels found sorted by code point; see shared/domain/labelSchemas.ts).
 import { compareCodePoints } from "../export/formats/common.js";
 import type { GtMode } from "./modes.js";
 
@@ -68,6 +69,14 @@ export function buildClassIndex(labels: Iterable<string>): Map<string, number> {
     throw new RangeError(`${unique.length} classes do not fit a 16-bit mask (at most ${MAX_MASK_VALUE})`);
   }
   return new Map(unique.map((label, i) => [label, i + 1]));
+}
+
+/**
+ * Class values for a class list already in order (a mask job's fixed `classLabels`: the campaign's label schema, or
+ * the labels found sorted by buildClassIndex): entry n gets n + 1, so values equal COCO category ids.
+ */
+export function orderedClassIndex(classLabels: readonly string[]): Map<string, number> {
+  return new Map(classLabels.map((label, i) => [label, i + 1]));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { QueueName } from "../config.js";
+import { WEBHOOK_ID } from "../domain/webhooks.js";
 
 /** The body of each job type. Jobs carry ids only: workers read current state, so a late or repeated message is harmless. */
 export const jobSchemas = {
@@ -24,6 +25,22 @@ export const jobSchemas = {
   "mask-render": z.object({ exportId: z.string().min(1), imageId: z.number().int().positive() }).strict(),
   /** Zip a mask export's output folder into its download, once every image is rendered. */
   "mask-zip": z.object({ exportId: z.string().min(1) }).strict(),
+  /**
+   * Turn the webhook outbox rows of one table partition into deliveries (one per matching subscription), queue their
+   * first attempts and delete the rows. Sent after each change that records an event, and once more, delayed, before it.
+   */
+  "webhook-dispatch": z
+    .object({
+      table: z.enum(["records", "campaignData", "exports"]),
+      partition: z.string().min(1).max(256),
+      /** Sweeps re-queued after one failed for good (a bounded number). */
+      resweep: z.number().int().min(1).max(100).optional(),
+    })
+    .strict(),
+  /** Make attempt `attempt` of one webhook delivery (the subscription's delivery at `position`), and schedule the next if it fails. */
+  "webhook-deliver": z
+    .object({ webhookId: z.string().regex(WEBHOOK_ID), position: z.number().int().min(0), attempt: z.number().int().min(1).max(10_000) })
+    .strict(),
 } satisfies Record<QueueName, z.ZodType>;
 
 /** A job type, which is also the name of its queue (before RESOURCE_PREFIX). */

@@ -1,7 +1,9 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { CampaignStatus, ImageFilter } from "../domain/campaigns.js";
 import type { ExportFilter } from "../domain/exports.js";
+import { parseStoredLabelSchema, storedLabelSchema, type LabelClass } from "../domain/labelSchemas.js";
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
+import { addTally, reviewTally, type Tally } from "../domain/campaignStats.js";
 import {
   bucketOf,
   bucketOfGroup,
@@ -25,6 +27,9 @@ import { mapLimit } from "../util/concurrency.js";
 import { contractTimestamp } from "../domain/time.js";
 import type { ImageRecord } from "./images.js";
 import { stringColumn } from "../storage/rows.js";
+import { campaignEventOf } from "../domain/webhooks.js";
+import { campaignAfter, campaignEventData, newEvent, rejectedImageData } from "../webhooks/events.js";
+import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
 
 /** A campaign as stored: dates are contract timestamps (null until reached), `etag` guards updates, `labelerApikey` is its partner's key. */
 export interface CampaignRecord {
@@ -33,6 +38,8 @@ export interface CampaignRecord {
   status: CampaignStatus;
   metadata: Record<string, unknown> | null;
   labelTranslations: Record<string, string> | null;
+  /** The label schema: classes in class-id order, or null for none; fixed once the campaign leaves `created`. */
+  labels: LabelClass[] | null;
   createdBy: string;
   labelerEmail: string;
   labelerApikey: string;
@@ -46,7 +53,10 @@ export interface CampaignRecord {
   etag: string;
 }
 
-export type CampaignChange = Partial<Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes">>;
+/** The fields a campaign update may set (CampaignStore.update). */
+export type CampaignChange = Partial<
+  Pick<CampaignRecord, "status" | "dateStarted" | "dateCompleted" | "dateFinished" | "finishError" | "finishNotes" | "labels">
+>;
 
 /** One image's state inside a campaign. */
 export interface CampaignImage {
@@ -111,6 +121,7 @@ function toCampaign(row: Row, campaignId: number): CampaignRecord {
     status: row.status as CampaignStatus,
     metadata: parse(row.metadata),
     labelTranslations: parse(row.labelTranslations),
+    labels: parseStoredLabelSchema(row.labels),
     createdBy: String(row.createdBy),
     labelerEmail: String(row.labelerEmail),
     labelerApikey: String(row.labelerApikey),
@@ -179,6 +190,8 @@ export class CampaignStore {
   constructor(
     private readonly records: TableClient,
     readonly data: TableClient,
+    /** Where status changes and rejections record their webhook events; none: no events. */
+    private readonly outbox?: Outbox,
   ) {
     this.list = new DenseList(records, CAMPAIGN_PK, "cmp");
   }
@@ -197,12 +210,16 @@ export class CampaignStore {
     return `img!${pad(imageId)}`;
   }
 
-  async create(fields: Omit<CampaignRecord, "campaignId" | "etag" | "finishNotes">): Promise<CampaignRecord | undefined> {
-    const { metadata, labelTranslations, ...rest } = fields;
+  /** Appends a campaign (undefined when its title is taken); `labels` left out means no label schema. */
+  async create(
+    fields: Omit<CampaignRecord, "campaignId" | "etag" | "finishNotes" | "labels"> & { labels?: CampaignRecord["labels"] },
+  ): Promise<CampaignRecord | undefined> {
+    const { metadata, labelTranslations, labels, ...rest } = fields;
     const result = await this.list.append(fields.title, {
       ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])),
       metadata: metadata ? JSON.stringify(metadata) : "",
       labelTranslations: labelTranslations ? JSON.stringify(labelTranslations) : "",
+      labels: labels ? storedLabelSchema(labels) : "",
     });
     if (!result.created) return undefined;
     return this.get(result.pos + 1);
@@ -242,19 +259,33 @@ export class CampaignStore {
     return completed;
   }
 
-  /** Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. */
-  async update(campaignId: number, change: (current: CampaignRecord) => CampaignChange | null): Promise<CampaignRecord | undefined> {
-    return retryOnConflict(`campaign ${campaignId}`, async () => {
+  /**
+   * Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. A status
+   * change a webhook event announces (campaignEventOf) writes the event in the same transaction; a write that keeps the
+   * status (a repeated job) announces nothing.
+   */
+  async update(
+    campaignId: number,
+    change: (current: CampaignRecord) => CampaignChange | null,
+    options: AnnounceOptions = {},
+  ): Promise<CampaignRecord | undefined> {
+    const recorder = options.announce === false ? undefined : this.outbox?.recorder("records");
+    const updated = await retryOnConflict(`campaign ${campaignId}`, async () => {
       const current = await this.get(campaignId);
       if (!current) return undefined;
       const fields = change(current);
       if (!fields) return current;
-      const { finishNotes, ...rest } = fields;
+      const { finishNotes, labels, ...rest } = fields;
       const entity: Record<string, unknown> = { ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? ""])) };
       if (finishNotes) entity.finishNotes = JSON.stringify(finishNotes);
-      await this.records.updateEntity({ partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, "Merge", { etag: current.etag });
+      if (labels !== undefined) entity.labels = labels ? storedLabelSchema(labels) : "";
+      const type = fields.status ? campaignEventOf(current.status, fields.status) : undefined;
+      const events = type ? [newEvent(type, `campaigns/${campaignId}`, campaignEventData(campaignAfter(current, fields), current.status))] : [];
+      await updateWithOutbox(this.records, recorder, { partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, current.etag, events);
       return this.get(campaignId);
     });
+    await recorder?.flush();
+    return updated;
   }
 
   /** `done` and `total` from the summary of the campaign's buckets (one read). */
@@ -375,26 +406,33 @@ export class CampaignStore {
     countRows: ReadonlyMap<number, Row>,
     changes: ReadonlyArray<{ image: CampaignImage; fields: Record<string, unknown> }>,
     extra: TransactionAction[] = [],
+    /** Statistics to count per group in this transaction (a label batch's submissions: see domain/campaignStats.ts). */
+    tallies: ReadonlyMap<number, Tally> = new Map(),
   ): Promise<{ before: Map<number, BucketCounts>; after: Map<number, BucketCounts> }> {
     const set = this.images(campaignId);
     const before = new Map<number, BucketCounts>();
     const after = new Map<number, BucketCounts>();
+    const counting = (group: number): BucketCounts => {
+      if (!after.has(group)) {
+        const counts = countsOf(countRows.get(group));
+        before.set(group, counts);
+        after.set(group, { total: counts.total, version: counts.version + 1, counters: { ...counts.counters } });
+      }
+      return after.get(group)!;
+    };
     const actions: TransactionAction[] = changes.map(({ image, fields }) => {
       const category = categoryOf(
         (fields.labelStatus as LabelStatus | undefined) ?? image.labelStatus,
         (fields.testData as boolean | undefined) ?? image.testData,
       );
       if (category !== image.countedAs) {
-        const group = groupOf(image.imageId);
-        if (!after.has(group)) {
-          const counts = countsOf(countRows.get(group));
-          before.set(group, counts);
-          after.set(group, { total: counts.total, version: counts.version + 1, counters: { ...counts.counters } });
-        }
-        const next = after.get(group)!;
+        const next = counting(groupOf(image.imageId));
         if (image.countedAs) next.counters[image.countedAs] = (next.counters[image.countedAs] ?? 0) - 1;
         next.counters[category] = (next.counters[category] ?? 0) + 1;
       }
+      // A review decision is counted with the image change that makes it, so a repeated review counts nothing.
+      const decision = reviewTally(image, fields);
+      if (decision) addTally(counting(groupOf(image.imageId)).counters, decision);
       return [
         "update",
         { ...fields, partitionKey: set.partition(bucketOf(image.imageId)), rowKey: this.imageRowKey(image.imageId), countedAs: category },
@@ -402,6 +440,7 @@ export class CampaignStore {
         { etag: image.etag },
       ];
     });
+    for (const [group, tally] of tallies) addTally(counting(group).counters, tally);
     for (const [group, counts] of after) {
       const row = countRows.get(group);
       actions.push(countAction(set.partition(bucketOfGroup(group)), group, counts, row ? String(row.etag) : undefined));
@@ -443,16 +482,27 @@ export class CampaignStore {
     imageIds: number[],
     change: (image: CampaignImage) => Record<string, unknown> | null,
   ): Promise<{ changed: number[]; progress: Progress; reachedTotal: boolean }> {
-    const results = await mapLimit(countRowChunks(imageIds), 4, (chunk) =>
+    const recorder = this.outbox?.recorder("campaignData");
+    // With an outbox, 98 images a transaction: the count row and one outbox row (image.rejected) fit beside them.
+    const chunks = recorder ? countRowChunks(imageIds).flatMap((c) => (c.length > 98 ? [c.slice(0, 98), c.slice(98)] : [c])) : countRowChunks(imageIds);
+    const results = await mapLimit(chunks, 4, (chunk) =>
       retryOnConflict(`images of campaign ${campaignId}`, async () => {
         const { countRows, images } = await this.readImages(campaignId, chunk);
         const changes = [...images.values()].flatMap((image) => {
           const fields = change(image);
           return fields ? [{ image, fields }] : [];
         });
-        return { ids: changes.map((c) => c.image.imageId), ...(await this.writeImages(campaignId, countRows, changes)) };
+        // A rejection is announced with the change that makes it (so a repeated review announces nothing).
+        const rejected = changes
+          .filter(({ image, fields }) => fields.labelStatus === "rejected" && image.labelStatus !== "rejected")
+          .map(({ image, fields }) =>
+            newEvent("image.rejected", `campaigns/${campaignId}/images/${image.imageId}`, rejectedImageData(campaignId, image, fields)),
+          );
+        const outboxRow = recorder && rejected.length ? await recorder.row(this.imagePartition(campaignId, chunk[0]!), rejected) : undefined;
+        return { ids: changes.map((c) => c.image.imageId), ...(await this.writeImages(campaignId, countRows, changes, outboxRow ? [outboxRow] : [])) };
       }),
     );
+    await recorder?.flush();
     const before = oldestCounts(results.map((r) => r.before));
     const after = newestCounts(results.map((r) => r.after));
     return { changed: results.flatMap((r) => r.ids), ...(await this.recordCounts(campaignId, before, after)) };

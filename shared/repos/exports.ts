@@ -7,6 +7,9 @@ import { retryOnConflict } from "../storage/retry.js";
 import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import { stringColumn } from "../storage/rows.js";
+import { exportEventOf } from "../domain/webhooks.js";
+import { exportAfter, exportEventData, newEvent } from "../webhooks/events.js";
+import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
 
 /** An export job's states: `queued` until a worker starts it, `running`, then `succeeded` (with a download) or `failed`. */
 export const EXPORT_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
@@ -45,6 +48,7 @@ export interface UnitProgress {
   warningCount: number;
 }
 
+/** The fields an export update may set (ExportStore.update). */
 export type ExportChange = Partial<Omit<ExportRecord, "exportId" | "campaignId" | "format" | "createdBy" | "dateCreated" | "etag">>;
 
 const partitionOf = (campaignId: number) => `campaign!${pad(campaignId)}`;
@@ -128,7 +132,11 @@ function toEntity(change: ExportChange): Record<string, unknown> {
 
 /** Export jobs in the `exports` table, one partition per campaign (listing a campaign's exports is one partition read). */
 export class ExportStore {
-  constructor(private readonly table: TableClient) {}
+  constructor(
+    private readonly table: TableClient,
+    /** Where status changes record their webhook events (export.succeeded, export.failed); none: no events. */
+    private readonly outbox?: Outbox,
+  ) {}
 
   async create(record: Omit<ExportRecord, "etag">): Promise<ExportRecord> {
     const { exportId, campaignId, format, options, createdBy, dateCreated, ...rest } = record;
@@ -158,15 +166,31 @@ export class ExportStore {
     return rows.map(toRecord).reverse();
   }
 
-  async update(exportId: string, change: (current: ExportRecord) => ExportChange | null): Promise<ExportRecord | undefined> {
-    return retryOnConflict(`export ${exportId}`, async () => {
+  /**
+   * Applies `change` under the record's ETag, retrying on concurrent writes; `change` returns null to leave it. Reaching
+   * `succeeded` or `failed` writes the webhook event in the same transaction (only when the status changes, so a
+   * repeated job announces nothing).
+   */
+  async update(exportId: string, change: (current: ExportRecord) => ExportChange | null, options: AnnounceOptions = {}): Promise<ExportRecord | undefined> {
+    const recorder = options.announce === false ? undefined : this.outbox?.recorder("exports");
+    const updated = await retryOnConflict(`export ${exportId}`, async () => {
       const current = await this.get(exportId);
       if (!current) return undefined;
       const fields = change(current);
       if (!fields) return current;
-      await this.table.updateEntity({ partitionKey: partitionOf(current.campaignId), rowKey: exportId, ...toEntity(fields) }, "Merge", { etag: current.etag });
+      const type = fields.status ? exportEventOf(current.status, fields.status) : undefined;
+      const events = type ? [newEvent(type, `exports/${exportId}`, exportEventData(exportAfter(current, fields)))] : [];
+      await updateWithOutbox(
+        this.table,
+        recorder,
+        { partitionKey: partitionOf(current.campaignId), rowKey: exportId, ...toEntity(fields) },
+        current.etag,
+        events,
+      );
       return this.get(exportId);
     });
+    await recorder?.flush();
+    return updated;
   }
 
   /**

@@ -6,6 +6,9 @@ import { queryPages, rowPrefix } from "../storage/queries.js";
 import { retryOnConflict } from "../storage/retry.js";
 import { pad } from "../storage/tableErrors.js";
 import { stringColumn } from "../storage/rows.js";
+import { imageSetEventOf } from "../domain/webhooks.js";
+import { imageSetEventData, newEvent } from "../webhooks/events.js";
+import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
 
 /** An image set as stored; `blobstoragePath` is its dropbox container, `failureReason` why the copy job failed (while the set is `failed`). */
 export interface ImageSetRecord {
@@ -46,7 +49,11 @@ function toRecord(row: Row, imagesetId: number): ImageSetRecord {
 export class ImageSetStore {
   private readonly list: DenseList;
 
-  constructor(private readonly table: TableClient) {
+  constructor(
+    private readonly table: TableClient,
+    /** Where status changes record their webhook events (imageset.finished, imageset.failed); none: no events. */
+    private readonly outbox?: Outbox,
+  ) {
     this.list = new DenseList(table, "imagesets", "set");
   }
 
@@ -79,20 +86,28 @@ export class ImageSetStore {
 
   /**
    * Applies `change` to the current record under its ETag, retrying on a concurrent write; `change`
-   * returns the fields to set, or null to leave the record as it is.
+   * returns the fields to set, or null to leave the record as it is. A status change that ends the copy
+   * (`processing → finished | failed`) writes its webhook event in the same transaction; a write that
+   * keeps the status (a repeated job) announces nothing.
    */
   async update(
     imagesetId: number,
     change: (current: ImageSetRecord) => Partial<Pick<ImageSetRecord, "status" | "dateFinished" | "failureReason">> | null,
+    options: AnnounceOptions = {},
   ): Promise<ImageSetRecord | undefined> {
-    return retryOnConflict(`image set ${imagesetId}`, async () => {
+    const recorder = options.announce === false ? undefined : this.outbox?.recorder("records");
+    const updated = await retryOnConflict(`image set ${imagesetId}`, async () => {
       const current = await this.get(imagesetId);
       if (!current) return undefined;
       const fields = change(current);
       if (!fields) return current;
-      await this.table.updateEntity({ partitionKey: "imagesets", rowKey: this.list.posKey(imagesetId - 1), ...fields }, "Merge", { etag: current.etag });
+      const type = fields.status ? imageSetEventOf(current.status, fields.status) : undefined;
+      const events = type ? [newEvent(type, `image_sets/${imagesetId}`, imageSetEventData({ ...current, ...fields }))] : [];
+      await updateWithOutbox(this.table, recorder, { partitionKey: "imagesets", rowKey: this.list.posKey(imagesetId - 1), ...fields }, current.etag, events);
       return this.get(imagesetId);
     });
+    await recorder?.flush();
+    return updated;
   }
 
   async addRejected(imagesetId: number, files: RejectedFile[]): Promise<void> {

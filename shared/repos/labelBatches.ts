@@ -10,7 +10,8 @@ import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import { planTransactions } from "../storage/transactions.js";
 import { mapLimit } from "../util/concurrency.js";
-import { countRowChunks, countRowKey, groupByCountRow, newestCounts, oldestCounts } from "../storage/buckets.js";
+import { countRowChunks, countRowKey, groupByCountRow, groupOf, newestCounts, oldestCounts } from "../storage/buckets.js";
+import { submissionTally, type Tally } from "../domain/campaignStats.js";
 import type { CampaignImage, CampaignStore, Progress } from "./campaigns.js";
 
 /** One partner request: each listed image's new objects, stored together or not at all. */
@@ -62,8 +63,9 @@ const historyKey = (imageId: number, batchId: string) => `${historyPrefix(imageI
  * Label batches in a campaign's partition, stored all-or-nothing.
  *
  * Rows: each image's history row `sub!<image>!<batch>` (the batch's objects for that image), the batch
- * row `batch!<batch>` (its state: committed, applied or aborted) and the image rows, which carry the
- * current labels plus `labelsBatch`/`labelsAt` (which batch they came from).
+ * row `batch!<batch>` (its state: committed, applied or aborted), the image rows, which carry the
+ * current labels plus `labelsBatch`/`labelsAt` (which batch they came from), and for a staged batch a
+ * `counted!<batch>!<first id>` row per applied chunk (its submissions are in the statistics: see apply).
  *
  * A batch that fits one entity-group transaction is written in one: history rows, image rows and the
  * batch row (`applied`) at once. A larger one is staged, then committed, then applied:
@@ -182,7 +184,8 @@ export class LabelBatchStore {
         ...batch.entries.map((entry): TransactionAction => ["upsert", this.historyEntity(batch, home, entry.imageId, entry.objects), "Replace"]),
         ["create", this.batchEntity(batch, home, "applied")],
       ];
-      return this.campaigns.writeImages(batch.campaignId, state.countRows, changes, extra);
+      // The batch row's create makes this transaction happen once, so its submissions are counted once.
+      return this.campaigns.writeImages(batch.campaignId, state.countRows, changes, extra, submissionTallies(batch, batch.entries));
     });
     return this.campaigns.recordCounts(batch.campaignId, counts?.before ?? new Map(), counts?.after ?? new Map());
   }
@@ -212,18 +215,28 @@ export class LabelBatchStore {
   /**
    * Updates the image rows of a committed batch: a transaction per group of 100 ids with the group's count
    * row, each under ETags and retried alone when it loses a race; images holding this or a newer batch
-   * are left. Then the summary takes the groups' counts.
+   * are left. Then the summary takes the groups' counts. The chunk's submissions are counted in the same
+   * transaction as a marker row `counted!<batch>!<first id>` is created, so a chunk applied again (the check
+   * job beside the request, a duplicate message) counts nothing, and one whose images a newer batch took
+   * first still counts (its submissions took effect; the history shows them).
    */
   private async apply(batch: LabelBatch, entries: LabelBatch["entries"], known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
     const objects = new Map(entries.map((e) => [e.imageId, e.objects]));
-    const results = await mapLimit(countRowChunks(objects.keys()), 4, (chunk) =>
+    const results = await mapLimit(applyChunks(objects.keys()), 4, (chunk) =>
       retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
-        const state = await this.readState(batch.campaignId, chunk, attempt === 0 ? known : undefined);
+        const marker = { partitionKey: this.campaigns.imagePartition(batch.campaignId, chunk[0]!), rowKey: `counted!${batch.batchId}!${pad(chunk[0]!)}` };
+        const [state, counted] = await Promise.all([
+          this.readState(batch.campaignId, chunk, attempt === 0 ? known : undefined),
+          readRow(this.data, marker.partitionKey, marker.rowKey),
+        ]);
         const changes = chunk.flatMap((id) => {
           const image = state.images.get(id);
           return image && takesLabels(image, batch) ? [{ image, fields: this.labelFields(batch, objects.get(id)!, image) }] : [];
         });
-        return this.campaigns.writeImages(batch.campaignId, state.countRows, changes);
+        const entries = chunk.map((imageId) => ({ imageId, objects: objects.get(imageId)! }));
+        const tallies = counted ? undefined : submissionTallies(batch, entries);
+        const extra: TransactionAction[] = counted ? [] : [["create", { ...marker, images: chunk.length }]];
+        return this.campaigns.writeImages(batch.campaignId, state.countRows, changes, extra, tallies);
       }),
     );
     const before = oldestCounts(results.map((r) => r.before));
@@ -287,6 +300,24 @@ export class LabelBatchStore {
       }
     });
   }
+}
+
+/**
+ * A batch's submissions per count row (group of 100 ids), for the statistics counted with the transaction
+ * that makes the batch take effect there (see domain/campaignStats.ts).
+ */
+function submissionTallies(batch: LabelBatch, entries: LabelBatch["entries"]): Map<number, Tally> {
+  const byGroup = new Map<number, number[]>();
+  for (const entry of entries) {
+    const group = groupOf(entry.imageId);
+    byGroup.set(group, [...(byGroup.get(group) ?? []), entry.objects.length]);
+  }
+  return new Map([...byGroup].map(([group, counts]) => [group, submissionTally(batch.committedAt, counts)]));
+}
+
+/** Ids in chunks of at most 98 within one group: with the group's count row and the chunk's counted marker, one transaction holds 100 operations. */
+function applyChunks(ids: Iterable<number>): number[][] {
+  return countRowChunks(ids).flatMap((chunk) => (chunk.length > 98 ? [chunk.slice(0, 98), chunk.slice(98)] : [chunk]));
 }
 
 /** Whether an image row should take this batch's labels: not when it holds them already, or holds a newer batch's. */

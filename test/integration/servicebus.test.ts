@@ -19,6 +19,8 @@ const samples: { [T in JobType]: JobBody<T> } = {
   "mask-plan": { exportId: "exp-2" },
   "mask-render": { exportId: "exp-2", imageId: 4 },
   "mask-zip": { exportId: "exp-2" },
+  "webhook-dispatch": { table: "records", partition: "campaigns" },
+  "webhook-deliver": { webhookId: "wh_0123456789abcdef", position: 0, attempt: 1 },
 };
 
 function configFor(peer: AmqpPeer): AppConfig {

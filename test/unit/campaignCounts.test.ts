@@ -85,10 +85,13 @@ function markTest(campaignId: number, ids: number[], testData: boolean) {
   return services.campaigns.updateImages(campaignId, ids, (image) => (image.testData === testData ? null : { testData }));
 }
 
+/** A review-state category's counter (the statistics' counters beside them are checked in campaignStats.test.ts). */
+const CATEGORY = /^(unlabeled|user_complete|admin_complete|rejected)_[01]$/;
+
 /** Categories with a non-zero count, from a set of per-group counters. */
 function nonZero(counters: Iterable<Record<string, number>>): Record<string, number> {
   const sum: Record<string, number> = {};
-  for (const c of counters) for (const [name, n] of Object.entries(c)) sum[name] = (sum[name] ?? 0) + n;
+  for (const c of counters) for (const [name, n] of Object.entries(c)) if (CATEGORY.test(name)) sum[name] = (sum[name] ?? 0) + n;
   return Object.fromEntries(
     Object.entries(sum)
       .filter(([, n]) => n !== 0)

@@ -39,6 +39,8 @@ const FIXED_IN_AZURE: Record<string, string> = {
   QUEUE_TRANSPORT: "servicebus",
   SAS_SIGNING: "userDelegation",
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD",
+  // A webhook target inside Azure's network (private, loopback, link-local, the platform address) is refused.
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: "false",
 };
 
 /** Functions host settings the app needs in Azure besides settingsSchema (identity-based connections). */

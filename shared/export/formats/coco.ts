@@ -1,6 +1,6 @@
 import { boxToPolygon, objectArea, objectBox } from "../objects.js";
 import type { Polygon } from "../../domain/labels.js";
-import { type FormatContext, imageRef, LabelIndex, PassFingerprint, validObjects, warnIfSourceChanged } from "./common.js";
+import { type FormatContext, imageRef, LabelIndex, PassFingerprint, schemaIndex, validObjects, warnIfSourceChanged } from "./common.js";
 import type { ExportSource } from "./types.js";
 
 /**
@@ -16,12 +16,15 @@ import type { ExportSource } from "./types.js";
  *   box's 4 corners clockwise from top-left when there is no polygon. `area` is the polygon's shoelace area, or
  *   `w * h` of the box. Coordinates are the stored pixel values, unrounded.
  * - `categories`: `{id, name: label_translated, supercategory}` for each translated label used by a well-formed
- *   object, sorted by Unicode code point, ids 1..n in that order (so ids are stable for the same label set).
+ *   object, sorted by Unicode code point, ids 1..n in that order (so ids are stable for the same label set). For a
+ *   campaign with a label schema (`options.classes`): every class of the schema in its order, ids 1..n, whether
+ *   or not an object uses it; an object whose label is not in the schema is skipped with a warning.
  *
  * Streaming: the first pass over the source writes `images` and collects the label set; the second writes the
  * annotations with known category ids; categories come last. Object warnings are reported by the second pass.
  */
 export async function* cocoExport(source: ExportSource, { stats, options, now }: FormatContext): AsyncGenerator<string> {
+  const schema = schemaIndex(options);
   const info = {
     year: now.getUTCFullYear(),
     version: options.coco?.version ?? "1.0",
@@ -37,13 +40,14 @@ export async function* cocoExport(source: ExportSource, { stats, options, now }:
   let first = true;
   for await (const image of source()) {
     firstPass.add(image.imageId);
-    for (const object of validObjects(image, null)) labels.add(object.label_translated);
+    if (!schema) for (const object of validObjects(image, null)) labels.add(object.label_translated);
     stats.images++;
     const record = { id: image.imageId, file_name: image.blobPath, width: image.width, height: image.height };
     yield (first ? "\n" : ",\n") + JSON.stringify(record);
     first = false;
   }
-  const categories = new LabelIndex(labels);
+  const categories = schema ?? new LabelIndex(labels);
+  const missing = schema ? "not one of the campaign's labels" : "not in the first pass";
 
   yield '\n],"annotations":[';
   const secondPass = new PassFingerprint();
@@ -55,7 +59,7 @@ export async function* cocoExport(source: ExportSource, { stats, options, now }:
       const object = objects[i]!;
       const category = categories.indexOf(object.label_translated);
       if (category === undefined) {
-        stats.warn(`${imageRef(image)}: object with label ${JSON.stringify(object.label_translated)} skipped: not in the first pass`);
+        stats.warn(`${imageRef(image)}: object with label ${JSON.stringify(object.label_translated)} skipped: ${missing}`);
         continue;
       }
       const box = objectBox(object);

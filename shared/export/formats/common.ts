@@ -1,4 +1,5 @@
 import type { ExportImage, StoredObject } from "../../domain/labels.js";
+import { classIdAt } from "../../domain/labelSchemas.js";
 import { normaliseObject } from "../objects.js";
 import { safeEntryPath } from "../zip.js";
 import type { ExportOptions, ExportSource, ExportStats } from "./types.js";
@@ -80,9 +81,15 @@ export class LabelIndex {
   readonly labels: string[];
   private readonly positions: Map<string, number>;
 
-  constructor(labels: Iterable<string>) {
-    this.labels = [...new Set(labels)].sort(compareCodePoints);
+  constructor(labels: Iterable<string>, order: "sorted" | "as given" = "sorted") {
+    const unique = [...new Set(labels)];
+    this.labels = order === "sorted" ? unique.sort(compareCodePoints) : unique;
     this.positions = new Map(this.labels.map((label, index) => [label, index]));
+  }
+
+  /** A campaign's label schema: its classes in their own order, used or not. */
+  static ofSchema(classes: readonly string[]): LabelIndex {
+    return new LabelIndex(classes, "as given");
   }
 
   /** 0-based position, or undefined for a label the first pass did not see. */
@@ -239,13 +246,22 @@ export async function* utf8Chunks(parts: AsyncIterable<string>, chunkChars = 64 
   if (pending.length > 0) yield Buffer.from(pending, "utf8");
 }
 
-/** The export's object shape in CSV and JSON: `label` is what the partner sent, as in the API. */
-export function objectRecord(object: StoredObject) {
-  return {
+/**
+ * The export's object shape in CSV and JSON: `label` is what the partner sent, as in the API. With a label schema
+ * (`schema`), `class_id` follows: the class's 1-based id (COCO's category id), null for a label outside it.
+ */
+export function objectRecord(object: StoredObject, schema?: LabelIndex) {
+  const record = {
     label: object.label_original,
     label_translated: object.label_translated,
     confidence: object.confidence,
     bounding_box: object.bounding_box,
     polygon: object.polygon,
   };
+  if (!schema) return record;
+  const index = schema.indexOf(object.label_translated);
+  return { ...record, class_id: index === undefined ? null : classIdAt(index) };
 }
+
+/** The schema's index when the export has one (ExportOptions.classes), else undefined. */
+export const schemaIndex = (options: ExportOptions): LabelIndex | undefined => (options.classes ? LabelIndex.ofSchema(options.classes) : undefined);

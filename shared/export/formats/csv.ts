@@ -1,5 +1,5 @@
 import type { ExportImage } from "../../domain/labels.js";
-import { type FormatContext, objectRecord, validObjects } from "./common.js";
+import { type FormatContext, type LabelIndex, objectRecord, schemaIndex, validObjects } from "./common.js";
 import type { ExportSource } from "./types.js";
 
 /**
@@ -17,7 +17,7 @@ import type { ExportSource } from "./types.js";
  * | `test_data` | `true` or `false` |
  * | `labeled_at`, `last_activity_at` | ISO 8601 timestamps of the first and latest submission; empty when never labeled |
  * | `object_count` | number of objects in `objects` |
- * | `objects` | JSON array, objects in stored order (malformed ones left out and reported as warnings): `{"label": original label, "label_translated", "confidence": number or null, "bounding_box": {"xmin","xmax","ymin","ymax"} or null, "polygon": [[x, y], ...] or null}`; `[]` when none |
+ | `objects` | JSON array, objects in stored order (malformed ones left out and reported as warnings): `{"label": original label, "label_translated", "confidence": number or null, "bounding_box": {"xmin","xmax","ymin","ymax"} or null, "polygon": [[x, y], ...] or null}`, and for a campaign with a label schema `"class_id"` (the class's 1-based id in the schema, as COCO numbers it); `[]` when none |
  *
  * The JSON column keeps the row count equal to the image count (what the spec asks); per-object columns would
  * need one row per object. A JSON value holds no raw line break (JSON escapes them), so rows stay on one line unless
@@ -38,14 +38,15 @@ export const CSV_COLUMNS = [
 
 const LINE_END = "\r\n";
 
-export async function* csvExport(source: ExportSource, { stats }: FormatContext): AsyncGenerator<string> {
+export async function* csvExport(source: ExportSource, { stats, options }: FormatContext): AsyncGenerator<string> {
+  const schema = schemaIndex(options);
   yield CSV_COLUMNS.join(",") + LINE_END;
   for await (const image of source()) {
-    yield csvRow(image, stats);
+    yield csvRow(image, stats, schema);
   }
 }
 
-function csvRow(image: ExportImage, stats: FormatContext["stats"]): string {
+function csvRow(image: ExportImage, stats: FormatContext["stats"], schema: LabelIndex | undefined): string {
   const objects = validObjects(image, stats);
   stats.images++;
   stats.objects += objects.length;
@@ -59,7 +60,7 @@ function csvRow(image: ExportImage, stats: FormatContext["stats"]): string {
     image.labeledAt ?? "",
     image.lastActivityAt ?? "",
     String(objects.length),
-    JSON.stringify(objects.map(objectRecord)),
+    JSON.stringify(objects.map((object) => objectRecord(object, schema))),
   ];
   return fields.map(csvField).join(",") + LINE_END;
 }

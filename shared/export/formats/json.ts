@@ -1,4 +1,5 @@
-import { type FormatContext, objectRecord, validObjects } from "./common.js";
+import { classIdAt } from "../../domain/labelSchemas.js";
+import { type FormatContext, objectRecord, schemaIndex, validObjects } from "./common.js";
 import type { ExportSource } from "./types.js";
 
 /**
@@ -10,9 +11,13 @@ import type { ExportSource } from "./types.js";
  * - `labeled_at`, `last_activity_at`: ISO 8601 timestamps or null when never labeled
  * - `objects`: in stored order, malformed ones left out (reported as warnings), each
  *   `{label (as sent), label_translated, confidence (number|null), bounding_box ({xmin,xmax,ymin,ymax}|null),
- *   polygon ([[x,y],...]|null)}` — the same object shape as the CSV `objects` column.
+ *   polygon ([[x,y],...]|null)}` — the same object shape as the CSV `objects` column (with `class_id` for a
+ *   campaign with a label schema).
+ *
+ * With a label schema the document ends with `"classes": [{id, name}]`, every class in class-id order (1-based).
  */
-export async function* jsonExport(source: ExportSource, { stats }: FormatContext): AsyncGenerator<string> {
+export async function* jsonExport(source: ExportSource, { stats, options }: FormatContext): AsyncGenerator<string> {
+  const schema = schemaIndex(options);
   yield '{"images":[';
   let first = true;
   for await (const image of source()) {
@@ -28,10 +33,16 @@ export async function* jsonExport(source: ExportSource, { stats }: FormatContext
       test_data: image.testData,
       labeled_at: image.labeledAt ?? null,
       last_activity_at: image.lastActivityAt ?? null,
-      objects: objects.map(objectRecord),
+      objects: objects.map((object) => objectRecord(object, schema)),
     };
     yield (first ? "\n" : ",\n") + JSON.stringify(record);
     first = false;
   }
+  if (!schema) {
+    yield "\n]}\n";
+    return;
+  }
+  yield '\n],"classes":[';
+  yield schema.labels.map((name, i) => "\n" + JSON.stringify({ id: classIdAt(i), name })).join(",");
   yield "\n]}\n";
 }

@@ -38,6 +38,13 @@ export interface ExportOptions {
   /** Export time: COCO `info.date_created`/`year` and zip entry mtimes (default: now). */
   now?: Date;
   coco?: CocoInfoOptions;
+  /**
+   * The campaign's label schema (class names in class-id order). With it, classes are numbered in this order
+   * (COCO ids 1..n, YOLO 0..n-1, `class_id` 1..n in CSV and JSON) and every class is listed, used or not; an
+   * object whose label is not among them is skipped with a warning. Without it, the labels found in the objects
+   * are sorted by code point.
+   */
+  classes?: readonly string[];
 }
 
 export interface WriteExportOptions extends ExportOptions {

@@ -1,6 +1,16 @@
 import { clipBox, objectBox } from "../objects.js";
 import type { ZipWriter } from "../zip.js";
-import { collectLabels, EntryNamer, type FormatContext, hasPixelSize, imageRef, PassFingerprint, validObjects, warnIfSourceChanged } from "./common.js";
+import {
+  collectLabels,
+  EntryNamer,
+  type FormatContext,
+  hasPixelSize,
+  imageRef,
+  PassFingerprint,
+  schemaIndex,
+  validObjects,
+  warnIfSourceChanged,
+} from "./common.js";
 import type { ExportSource } from "./types.js";
 
 /**
@@ -17,10 +27,16 @@ import type { ExportSource } from "./types.js";
  *
  * Images without a positive width/height cannot be normalised and are skipped with a warning; so are objects
  * lying entirely outside the image. Two passes: labels first, then files, as for COCO.
+ *
+ * With a label schema (`options.classes`), classes.txt and data.yaml list every class of the schema in its order
+ * (class n = schema entry n, 0-based), used or not, and the label pass is skipped; an object whose label is not
+ * in the schema is skipped with a warning.
  */
-export async function yoloExport(source: ExportSource, zip: ZipWriter, { stats }: FormatContext): Promise<void> {
-  const firstPass = new PassFingerprint();
-  const classes = await collectLabels(source, firstPass);
+export async function yoloExport(source: ExportSource, zip: ZipWriter, { stats, options }: FormatContext): Promise<void> {
+  const schema = schemaIndex(options);
+  const firstPass = schema ? undefined : new PassFingerprint();
+  const classes = schema ?? (await collectLabels(source, firstPass!));
+  const missing = schema ? "not one of the campaign's labels" : "not in the first pass";
   const names = classes.labels.map(singleLine);
   await zip.addBuffer("classes.txt", names.map((name) => `${name}\n`).join(""));
   await zip.addBuffer("data.yaml", yoloDataYaml(names));
@@ -43,7 +59,7 @@ export async function yoloExport(source: ExportSource, zip: ZipWriter, { stats }
       const object = objects[i]!;
       const classIndex = classes.indexOf(object.label_translated);
       if (classIndex === undefined) {
-        stats.warn(`${imageRef(image)}: object with label ${JSON.stringify(object.label_translated)} skipped: not in the first pass`);
+        stats.warn(`${imageRef(image)}: object with label ${JSON.stringify(object.label_translated)} skipped: ${missing}`);
         continue;
       }
       const box = clipBox(objectBox(object), image.width, image.height);
@@ -62,7 +78,7 @@ export async function yoloExport(source: ExportSource, zip: ZipWriter, { stats }
     stats.images++;
     stats.objects += lines;
   }
-  warnIfSourceChanged(stats, firstPass, secondPass);
+  if (firstPass) warnIfSourceChanged(stats, firstPass, secondPass);
 }
 
 /** data.yaml for Ultralytics; train/val are left to the user, who places the images (see the comment). */
