@@ -114,8 +114,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   // Azurite last, after the workers have finished or handed back their messages. Not unref'd: it is
   // stopped explicitly, and the watchdog above ends it if we exit without doing so.
   const env = options.blobDatabase ? { ...process.env, AZURITE_DB: options.blobDatabase } : process.env;
-  // Persisted, LokiJS's autosave is spaced by what a save costs (scripts/azuriteAutosave.cjs says why).
-  const preload = options.inMemory ? [] : ["--require", fileURLToPath(new URL("./azuriteAutosave.cjs", import.meta.url))];
+  // Partition-pinned table queries and, persisted, an autosave spaced by what a save costs (scripts/azuriteLoki.cjs says why).
+  const preload = ["--require", fileURLToPath(new URL("./azuriteLoki.cjs", import.meta.url))];
   const child = spawn(process.execPath, ["--import", WATCHDOG, ...preload, ...args], {
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,

@@ -8,7 +8,7 @@ import { azuriteConnectionString } from "../../shared/config.js";
 import { waitFor } from "../support/stack.js";
 
 /**
- * A persisted Azurite runs with scripts/azuriteAutosave.cjs, which replaces LokiJS's fixed 5 s autosave by
+ * A persisted Azurite runs with scripts/azuriteLoki.cjs, which replaces LokiJS's fixed 5 s autosave by
  * one spaced by what a save costs. What must still hold: changes reach the file on their own while
  * Azurite runs, and everything written before a stop is on disk after it, and back after a restart.
  */
