@@ -1,7 +1,8 @@
 /**
  * Flat costs at scale, on the stack as `npm start` runs it (Azurite with its data on disk and blob
  * metadata in PostgreSQL), each figure beside its baseline from the same run:
- *   store:     recording images into an empty store, and into one holding BENCH_STORE_SIZE (300,000) images;
+ *   store:     recording a set of images into an empty store, and into one holding BENCH_STORE_SIZE (300,000)
+ *              images in sets of 10,000 (a store grows by image sets, each a folder of its own);
  *   campaigns: for a small (BENCH_SMALL, 1,000) and a large (BENCH_LARGE, 100,000) campaign: adding the
  *              images through the API, labeling every image in batches of 100 (p50/p95 request latency),
  *              the time from the last submission to `completed`, and filtered pages (rejected images,
@@ -72,6 +73,16 @@ async function record(ctx: BenchContext, title: string, count: number, parallel:
   const chunks = Array.from({ length: Math.ceil(count / 128) }, (_, i) => facts(title, i * 128, Math.min(128, count - i * 128)));
   const { value, ms } = await timed(() => mapLimit(chunks, parallel, (chunk) => ctx.host.services.images.record(chunk)));
   return { ids: value.flat().map((r) => r.imageId), rate: perSecond(count, ms) };
+}
+
+/** Image sets of this many images seed the store (the probes are one set of BENCH_RECORD_PROBE each). */
+const SET_SIZE = 10_000;
+
+/** Records `count` images as sets of SET_SIZE, one folder each; returns the ids in order. */
+async function recordInSets(ctx: BenchContext, title: string, count: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let set = 0; set * SET_SIZE < count; set++) ids.push(...(await record(ctx, `${title}-${set}`, Math.min(SET_SIZE, count - set * SET_SIZE), 4)).ids);
+  return ids;
 }
 
 interface CampaignFigures {
@@ -225,9 +236,10 @@ export async function runScaleBench(log: (line: string) => void): Promise<void> 
     // Store: the same recording into an empty store and into a full one.
     const empty = await record(ctx, "probe-empty", probe, 4);
     log(`  recorded ${probe} into an empty store: ${fmt(empty.rate, 0)} images/s`);
-    const seeded = await timed(() => record(ctx, "seed", Math.max(0, storeSize - probe - largeSize - smallSize), 4));
+    // A store grows by image sets, each its own folder (uploads/<title>/): seeded as sets of SET_SIZE.
+    const seeded = await timed(() => recordInSets(ctx, "seed", Math.max(0, storeSize - probe - largeSize - smallSize)));
     const small = (await record(ctx, "small", smallSize, 4)).ids;
-    const large = (await record(ctx, "large", largeSize, 4)).ids;
+    const large = await recordInSets(ctx, "large", largeSize);
     log(`  seeded the store to ${fmt(await ctx.host.services.images.count(), 0)} images in ${fmtMs(seeded.ms)}`);
     const full = await record(ctx, "probe-full", probe, 4);
     log(`  recorded ${probe} into a store of ${fmt(storeSize, 0)}: ${fmt(full.rate, 0)} images/s`);
