@@ -1,5 +1,6 @@
 import { contractTimestamp } from "../domain/time.js";
 import { PermanentJobError } from "../errors.js";
+import type { ImageRecord } from "../repos/images.js";
 import type { Services } from "../services.js";
 import type { JobLog } from "./runtime.js";
 
@@ -20,15 +21,30 @@ export async function runCampaignImages(services: Services, campaignId: number, 
   }
   await services.additions.update(campaignId, additionId, (current) => ({ status: "running", dateStarted: current.dateStarted ?? contractTimestamp() }));
   const ids = await services.additions.imageIds(campaignId, additionId);
+  const steps = Array.from({ length: Math.ceil(ids.length / STEP) }, (_, k) => ids.slice(k * STEP, (k + 1) * STEP));
+  // Pipelined: the next step's image rows are read, and this step's reverse index written, while the next
+  // step's images go into the campaign. A step's index is written only once its images are in, so a run
+  // that stops half-way never leaves an index entry for an image the campaign does not hold.
+  const read = (step: number[] | undefined) => {
+    const rows = step ? services.images.getMany(step) : Promise.resolve(new Map<number, ImageRecord>());
+    rows.catch(() => undefined); // awaited below; not an unhandled rejection while the previous step runs
+    return rows;
+  };
   let added = 0;
-  for (let start = 0; start < ids.length; start += STEP) {
-    const step = ids.slice(start, start + STEP);
-    const images = await services.images.getMany(step);
+  let indexing: Promise<void> = Promise.resolve();
+  let next = read(steps[0]);
+  for (const [k, step] of steps.entries()) {
+    const images = await next;
     if (images.size < step.length) throw new PermanentJobError(`${step.length - images.size} of the images to add are no longer in the store`);
-    added += await services.campaigns.addImages(campaignId, [...images.values()]);
-    const done = Math.min(ids.length, start + STEP);
+    next = read(steps[k + 1]);
+    added += await services.campaigns.addImages(campaignId, [...images.values()], { index: false });
+    await indexing;
+    indexing = services.campaigns.indexImages(campaignId, step);
+    indexing.catch(() => undefined);
+    const done = Math.min(ids.length, k * STEP + step.length);
     await services.additions.update(campaignId, additionId, (current) => (current.done >= done ? null : { done }));
   }
+  await indexing;
   await services.additions.update(campaignId, additionId, () => ({ status: "succeeded", done: ids.length, dateFinished: contractTimestamp(), error: null }));
   log.info(`added ${added} new images of ${ids.length}`);
 }

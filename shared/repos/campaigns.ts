@@ -295,8 +295,12 @@ export class CampaignStore {
     return { done: sumCounts(counts, DONE_CATEGORIES), total: sumCounts(counts) };
   }
 
-  /** Adds images (an image already in the campaign is not added or counted twice); returns how many were new. */
-  async addImages(campaignId: number, images: ImageRecord[]): Promise<number> {
+  /**
+   * Adds images (an image already in the campaign is not added or counted twice); returns how many were new.
+   * Then writes their reverse index (indexImages), unless `options.index` is false: a caller that pipelines
+   * large additions writes it itself, always after the images are in the campaign, never before.
+   */
+  async addImages(campaignId: number, images: ImageRecord[], options: { index?: boolean } = {}): Promise<number> {
     const unlabeled = categoryOf("unlabeled", false);
     const added = await this.images(campaignId).add(
       images.map((image) => ({
@@ -314,10 +318,11 @@ export class CampaignStore {
       })),
       () => ({ [unlabeled]: 1 }),
     );
-    await this.indexImages(
-      campaignId,
-      images.map((i) => i.imageId),
-    );
+    if (options.index !== false)
+      await this.indexImages(
+        campaignId,
+        images.map((i) => i.imageId),
+      );
     return added;
   }
 
@@ -325,7 +330,7 @@ export class CampaignStore {
    * The reverse index (image -> campaigns) for `GET /images/{id}/objects` and partners' image access: rows
    * `<image>!<campaign>` in partitions of 1,000 image ids, so adding many images is a few transactions.
    */
-  private async indexImages(campaignId: number, imageIds: number[]): Promise<void> {
+  async indexImages(campaignId: number, imageIds: number[]): Promise<void> {
     const batches = [...groupByBucket(imageIds)].flatMap(([bucket, ids]) =>
       Array.from({ length: Math.ceil(ids.length / 100) }, (_, i) => ({ bucket, ids: ids.slice(i * 100, (i + 1) * 100) })),
     );
