@@ -150,6 +150,8 @@ describe("statistics counted with the labels", () => {
     const { campaignId, ids } = await campaignWith(200);
     const olderSmall = batchOf(campaignId, ids.slice(0, 3));
     const olderLarge = batchOf(campaignId, ids.slice(10, 130));
+    // Batch ids lead with their commit time (milliseconds); a tie would be settled by their random tails.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const newerSmall = batchOf(campaignId, ids.slice(0, 3), () => 4);
     const newerLarge = batchOf(campaignId, ids.slice(10, 130), () => 4);
     await Promise.all([store(newerSmall), store(newerLarge)]);
