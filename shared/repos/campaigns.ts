@@ -28,7 +28,7 @@ import { contractTimestamp } from "../domain/time.js";
 import type { ImageRecord } from "./images.js";
 import { stringColumn } from "../storage/rows.js";
 import { campaignEventOf } from "../domain/webhooks.js";
-import { campaignAfter, campaignEventData, newEvent, rejectedImageData } from "../webhooks/events.js";
+import { recordAfter, campaignEventData, newEvent, rejectedImageData } from "../webhooks/events.js";
 import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
 
 /** A campaign as stored: dates are contract timestamps (null until reached), `etag` guards updates, `labelerApikey` is its partner's key. */
@@ -280,7 +280,7 @@ export class CampaignStore {
       if (finishNotes) entity.finishNotes = JSON.stringify(finishNotes);
       if (labels !== undefined) entity.labels = labels ? storedLabelSchema(labels) : "";
       const type = fields.status ? campaignEventOf(current.status, fields.status) : undefined;
-      const events = type ? [newEvent(type, `campaigns/${campaignId}`, campaignEventData(campaignAfter(current, fields), current.status))] : [];
+      const events = type ? [newEvent(type, `campaigns/${campaignId}`, campaignEventData(recordAfter(current, fields), current.status))] : [];
       await updateWithOutbox(this.records, recorder, { partitionKey: CAMPAIGN_PK, rowKey: this.list.posKey(campaignId - 1), ...entity }, current.etag, events);
       return this.get(campaignId);
     });
@@ -488,8 +488,8 @@ export class CampaignStore {
     change: (image: CampaignImage) => Record<string, unknown> | null,
   ): Promise<{ changed: number[]; progress: Progress; reachedTotal: boolean }> {
     const recorder = this.outbox?.recorder("campaignData");
-    // With an outbox, 98 images a transaction: the count row and one outbox row (image.rejected) fit beside them.
-    const chunks = recorder ? countRowChunks(imageIds).flatMap((c) => (c.length > 98 ? [c.slice(0, 98), c.slice(98)] : [c])) : countRowChunks(imageIds);
+    // With an outbox, one outbox row (image.rejected) beside each chunk's images and count row.
+    const chunks = countRowChunks(imageIds, recorder ? 1 : 0);
     const results = await mapLimit(chunks, 4, (chunk) =>
       retryOnConflict(`images of campaign ${campaignId}`, async () => {
         const { countRows, images } = await this.readImages(campaignId, chunk);

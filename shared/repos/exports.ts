@@ -8,7 +8,7 @@ import { readRow } from "../storage/rows.js";
 import { isConflict, isNotFound, pad } from "../storage/tableErrors.js";
 import { stringColumn } from "../storage/rows.js";
 import { exportEventOf } from "../domain/webhooks.js";
-import { exportAfter, exportEventData, newEvent } from "../webhooks/events.js";
+import { recordAfter, exportEventData, newEvent } from "../webhooks/events.js";
 import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
 
 /** An export job's states: `queued` until a worker starts it, `running`, then `succeeded` (with a download) or `failed`. */
@@ -179,7 +179,7 @@ export class ExportStore {
       const fields = change(current);
       if (!fields) return current;
       const type = fields.status ? exportEventOf(current.status, fields.status) : undefined;
-      const events = type ? [newEvent(type, `exports/${exportId}`, exportEventData(exportAfter(current, fields)))] : [];
+      const events = type ? [newEvent(type, `exports/${exportId}`, exportEventData(recordAfter(current, fields)))] : [];
       await updateWithOutbox(
         this.table,
         recorder,

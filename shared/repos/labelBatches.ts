@@ -222,7 +222,8 @@ export class LabelBatchStore {
    */
   private async apply(batch: LabelBatch, entries: LabelBatch["entries"], known: ReadonlyMap<number, CampaignImage>): Promise<StoredBatch> {
     const objects = new Map(entries.map((e) => [e.imageId, e.objects]));
-    const results = await mapLimit(applyChunks(objects.keys()), 4, (chunk) =>
+    // A chunk's transaction holds its images, their count row and the chunk's counted marker.
+    const results = await mapLimit(countRowChunks(objects.keys(), 1), 4, (chunk) =>
       retryOnConflict(`labels of campaign ${batch.campaignId}`, async (attempt) => {
         const marker = { partitionKey: this.campaigns.imagePartition(batch.campaignId, chunk[0]!), rowKey: `counted!${batch.batchId}!${pad(chunk[0]!)}` };
         const [state, counted] = await Promise.all([
@@ -313,11 +314,6 @@ function submissionTallies(batch: LabelBatch, entries: LabelBatch["entries"]): M
     byGroup.set(group, [...(byGroup.get(group) ?? []), entry.objects.length]);
   }
   return new Map([...byGroup].map(([group, counts]) => [group, submissionTally(batch.committedAt, counts)]));
-}
-
-/** Ids in chunks of at most 98 within one group: with the group's count row and the chunk's counted marker, one transaction holds 100 operations. */
-function applyChunks(ids: Iterable<number>): number[][] {
-  return countRowChunks(ids).flatMap((chunk) => (chunk.length > 98 ? [chunk.slice(0, 98), chunk.slice(98)] : [chunk]));
 }
 
 /** Whether an image row should take this batch's labels: not when it holds them already, or holds a newer batch's. */

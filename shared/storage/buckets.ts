@@ -29,11 +29,15 @@ export const groupOf = (id: number) => Math.floor(id / GROUP_SIZE);
 export const bucketOfGroup = (group: number) => Math.floor((group * GROUP_SIZE) / BUCKET_SIZE);
 
 /**
- * Ids in chunks of at most 99 within one group each: one transaction's worth with the group's count row
- * (a transaction holds at most 100 operations, and a group up to 100 ids).
+ * Ids in chunks within one group each, one transaction's worth: a transaction holds at most 100 operations,
+ * so a chunk holds 99 ids beside the group's count row, less `otherRows` for the caller's own rows in the
+ * same transaction (a marker, an outbox row).
  */
-export function countRowChunks(ids: Iterable<number>): number[][] {
-  return [...groupByCountRow(ids).values()].flatMap((group) => [group.slice(0, 99), group.slice(99)].filter((chunk) => chunk.length > 0));
+export function countRowChunks(ids: Iterable<number>, otherRows = 0): number[][] {
+  const size = 99 - otherRows;
+  return [...groupByCountRow(ids).values()].flatMap((group) =>
+    Array.from({ length: Math.ceil(group.length / size) }, (_, i) => group.slice(i * size, (i + 1) * size)),
+  );
 }
 
 /** Ids grouped by count row, groups ascending, ids ascending and unique within each. */

@@ -7,8 +7,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { cloudEventType, eventIdTime, EVENT_ID, type WebhookEventType } from "../domain/webhooks.js";
 import { contractTimestamp } from "../domain/time.js";
 import { campaignFields, exportFields, imageSetFields } from "../app/views.js";
-import type { CampaignChange, CampaignImage, CampaignRecord } from "../repos/campaigns.js";
-import type { ExportChange, ExportRecord } from "../repos/exports.js";
+import type { CampaignImage, CampaignRecord } from "../repos/campaigns.js";
+import type { ExportRecord } from "../repos/exports.js";
 import type { ImageSetRecord } from "../repos/imageSets.js";
 
 /** An event as the outbox keeps it until dispatch. */
@@ -62,11 +62,6 @@ export function campaignEventData(campaign: CampaignRecord, previousStatus: stri
   return { ...campaignFields(campaign), previous_status: previousStatus };
 }
 
-/** A campaign record with a change applied, as it reads after the write. */
-export function campaignAfter(current: CampaignRecord, change: CampaignChange): CampaignRecord {
-  return { ...current, ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
-}
-
 /** An image set's public fields (GET /image_sets/{id} without the dropbox SAS URL and the counts read elsewhere). */
 export function imageSetEventData(set: ImageSetRecord): Record<string, unknown> {
   return imageSetFields(set);
@@ -77,8 +72,8 @@ export function exportEventData(record: ExportRecord): Record<string, unknown> {
   return exportFields(record);
 }
 
-/** An export record with a change applied. */
-export function exportAfter(current: ExportRecord, change: ExportChange): ExportRecord {
+/** A record with a store's change applied (fields the change leaves undefined keep their value), as it reads after the write. */
+export function recordAfter<T extends object>(current: T, change: Partial<NoInfer<T>>): T {
   return { ...current, ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
 }
 
