@@ -18,7 +18,7 @@ import { gzipSync } from "node:zlib";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConsole } from "../../scripts/buildConsole.js";
+import { consoleBuildIsCurrent } from "../../scripts/buildConsole.js";
 import { consoleAssetsDir } from "../../shared/console/assets.js";
 import { chromiumInstalled, freePort, launchChromium } from "../support/browser.js";
 import { call, startTestStack, waitFor, type TestStack } from "../support/stack.js";
@@ -98,7 +98,8 @@ async function thumbnailsLoaded(count: number, scope = "main") {
 }
 
 beforeAll(async () => {
-  await buildConsole();
+  // test/support/globalSetup.ts built it from the current sources before any test file started.
+  expect(consoleBuildIsCurrent()).toBe(true);
   const port = await freePort();
   // A fixed port: the host provisions blob CORS for this origin only.
   stack = await startTestStack({ settings: { PORT: String(port) } });

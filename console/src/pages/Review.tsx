@@ -27,8 +27,15 @@ function Viewer(props: {
   const image = images[index]!;
   const [history, setHistory] = useState<Submission[] | null>(null);
   const [ghostAt, setGhostAt] = useState<number | null>(null);
-  const [rejecting, setRejecting] = useState(false);
-  const [comment, setComment] = useState("");
+  // The reject box and its comment belong to the image they were opened on (state keyed by image id, not
+  // reset by an effect): a key pressed right after moving to the next image, before effects run, still opens
+  // the box for that image, and moving on closes it without a race.
+  const [rejectingId, setRejectingId] = useState<number | null>(null);
+  const [draft, setDraft] = useState<{ imageId: number; text: string } | null>(null);
+  const rejecting = rejectingId === image.image_id;
+  const setRejecting = (open: boolean) => setRejectingId(open ? image.image_id : null);
+  const comment = draft?.imageId === image.image_id ? draft.text : "";
+  const setComment = (text: string) => setDraft({ imageId: image.image_id, text });
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const panel = useRef<HTMLDivElement>(null);
@@ -37,8 +44,6 @@ function Viewer(props: {
   useEffect(() => {
     setHistory(null);
     setGhostAt(null);
-    setRejecting(false);
-    setComment("");
     setProblem(null);
     api<{ submissions: Submission[] }>("GET", `/campaigns/${props.campaignId}/images/${image.image_id}/history`).then(
       (h) => setHistory(h.submissions),
