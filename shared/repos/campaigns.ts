@@ -5,6 +5,8 @@ import { parseStoredLabelSchema, storedLabelSchema, type LabelClass } from "../d
 import { countsAsDone, LABEL_STATUSES, type LabelStatus, type StoredObject } from "../domain/labels.js";
 import { addTally, reviewTally, type Tally } from "../domain/campaignStats.js";
 import {
+  BucketBitmap,
+  BUCKET_SIZE,
   bucketOf,
   bucketOfGroup,
   BucketedSet,
@@ -26,7 +28,7 @@ import { pad } from "../storage/tableErrors.js";
 import { mapLimit } from "../util/concurrency.js";
 import { contractTimestamp } from "../domain/time.js";
 import type { ImageRecord } from "./images.js";
-import { stringColumn } from "../storage/rows.js";
+import { readRow, stringColumn } from "../storage/rows.js";
 import { campaignEventOf } from "../domain/webhooks.js";
 import { recordAfter, campaignEventData, newEvent, rejectedImageData } from "../webhooks/events.js";
 import { updateWithOutbox, type AnnounceOptions, type Outbox } from "../webhooks/outbox.js";
@@ -327,27 +329,33 @@ export class CampaignStore {
   }
 
   /**
-   * The reverse index (image -> campaigns) for `GET /images/{id}/objects` and partners' image access: rows
-   * `<image>!<campaign>` in partitions of 1,000 image ids, so adding many images is a few transactions.
+   * The reverse index (image -> campaigns) for `GET /images/{id}/objects` and partners' image access: per
+   * bucket of 1,000 image ids, a row per campaign (`imagecampaigns!<bucket>` / `<campaign>`) holding a bitmap
+   * of which of the bucket's ids the campaign holds. Adding 1,000 images is one read and one write under the
+   * row's ETag, not 1,000 rows; marking is idempotent (bits are only set), so a repeated step changes nothing.
    */
   async indexImages(campaignId: number, imageIds: number[]): Promise<void> {
-    const batches = [...groupByBucket(imageIds)].flatMap(([bucket, ids]) =>
-      Array.from({ length: Math.ceil(ids.length / 100) }, (_, i) => ({ bucket, ids: ids.slice(i * 100, (i + 1) * 100) })),
-    );
-    await mapLimit(batches, 8, ({ bucket, ids }) =>
-      this.records.submitTransaction(
-        ids.map((id): TransactionAction => [
-          "upsert",
-          { partitionKey: `imagecampaigns!${pad(bucket)}`, rowKey: `${pad(id)}!${pad(campaignId)}`, campaignId },
-          "Replace",
-        ]),
-      ),
+    await mapLimit([...groupByBucket(imageIds)], 8, ([bucket, ids]) =>
+      retryOnConflict(`image index ${bucket} of campaign ${campaignId}`, async () => {
+        const partitionKey = `imagecampaigns!${pad(bucket)}`;
+        const rowKey = pad(campaignId);
+        const row = await readRow(this.records, partitionKey, rowKey);
+        const bits = BucketBitmap.decode(stringColumn(row, "images"));
+        let changed = false;
+        for (const id of ids) changed = bits.set(id - bucket * BUCKET_SIZE) || changed;
+        if (!changed) return;
+        const entity = { partitionKey, rowKey, campaignId, images: bits.encode() };
+        if (row) await this.records.updateEntity(entity, "Replace", { etag: String(row.etag) });
+        else await this.records.createEntity(entity);
+      }),
     );
   }
 
+  /** The campaigns holding an image: one read of its bucket's index rows (a row per campaign with images there). */
   async campaignsOfImage(imageId: number): Promise<number[]> {
-    const rows = await queryAll(this.records, rowPrefix(`imagecampaigns!${pad(bucketOf(imageId))}`, `${pad(imageId)}!`), ["campaignId"]);
-    return rows.map((row) => Number(row.campaignId));
+    const bucket = bucketOf(imageId);
+    const rows = await queryAll(this.records, rowPrefix(`imagecampaigns!${pad(bucket)}`, ""), ["campaignId", "images"]);
+    return rows.filter((row) => BucketBitmap.decode(stringColumn(row, "images")).has(imageId - bucket * BUCKET_SIZE)).map((row) => Number(row.campaignId));
   }
 
   async getImage(campaignId: number, imageId: number): Promise<CampaignImage | undefined> {

@@ -23,6 +23,10 @@ export const bucketKey = (bucket: number) => pad(bucket, 6);
  * 100 ids a row lets partners labeling different hundreds of one bucket write at once.
  */
 export const GROUP_SIZE = 100;
+/** Groups an addition writes at once. */
+const ADD_GROUPS = 8;
+/** Group reads a page makes at once. */
+const PAGE_READS = 16;
 /** The group whose count row counts an id: ids 0-99 are group 0, ten groups to a bucket. */
 export const groupOf = (id: number) => Math.floor(id / GROUP_SIZE);
 /** The bucket (partition of count rows) that holds a group's count row. */
@@ -50,6 +54,34 @@ export function groupByCountRow(ids: Iterable<number>): Map<number, number[]> {
     members.push(id);
   }
   return groups;
+}
+
+/** Which of a bucket's BUCKET_SIZE ids are in a set, as bits (stored base64: 168 characters a bucket). */
+export class BucketBitmap {
+  private constructor(private readonly bits: Uint8Array) {}
+
+  /** The bitmap a stored string holds; an empty or missing one is the empty set. */
+  static decode(stored: string): BucketBitmap {
+    const bits = new Uint8Array(BUCKET_SIZE / 8);
+    if (stored) bits.set(Buffer.from(stored, "base64").subarray(0, bits.length));
+    return new BucketBitmap(bits);
+  }
+
+  has(offset: number): boolean {
+    return offset >= 0 && offset < BUCKET_SIZE && (this.bits[offset >> 3]! & (1 << (offset & 7))) !== 0;
+  }
+
+  /** Sets an id's bit (`offset` = id - bucket * BUCKET_SIZE); says whether it was clear. */
+  set(offset: number): boolean {
+    if (offset < 0 || offset >= BUCKET_SIZE) throw new RangeError(`offset ${offset} is outside a bucket of ${BUCKET_SIZE}`);
+    if (this.has(offset)) return false;
+    this.bits[offset >> 3]! |= 1 << (offset & 7);
+    return true;
+  }
+
+  encode(): string {
+    return Buffer.from(this.bits).toString("base64");
+  }
 }
 
 /** Ids grouped by bucket, buckets ascending, ids ascending and unique within each. */
@@ -255,29 +287,38 @@ export class BucketedSet {
   ): Promise<number> {
     const byId = new Map(items.map((item) => [item.id, item.entity]));
     const updates = new Map<number, BucketCounts>();
-    // At most 99 items and the count row per transaction (a group holds up to 100 ids).
-    const added = await mapLimit(countRowChunks(byId.keys()), 8, async (chunk) => {
-      const group = groupOf(chunk[0]!);
-      const bucket = bucketOfGroup(group);
-      return retryOnConflict(`group ${group} of ${this.base}`, async () => {
-        const [row, present] = await Promise.all([this.countRow(group), this.getMany(chunk)]);
-        const fresh = chunk.filter((id) => !present.has(id));
-        const counts = countsOf(row);
-        if (fresh.length === 0) {
-          if ((updates.get(group)?.version ?? -1) < counts.version) updates.set(group, counts);
-          return 0;
+    const noteCounts = (group: number, counts: BucketCounts) => {
+      if ((updates.get(group)?.version ?? -1) < counts.version) updates.set(group, counts);
+    };
+    // A group at a time (its transactions in turn, each carrying the count row's ETag from the last), so
+    // the group's own chunks never race for its count row; ADD_GROUPS groups at once.
+    const added = await mapLimit([...groupByCountRow(byId.keys())], ADD_GROUPS, async ([group, ids]) => {
+      const partitionKey = this.partition(bucketOfGroup(group));
+      let addedHere = 0;
+      await retryOnConflict(`group ${group} of ${this.base}`, async () => {
+        const row = await this.countRow(group);
+        let counts = countsOf(row);
+        let etag = row ? String(row.etag) : undefined;
+        // Items are only ever created with their count row, so a group without one holds none: no read.
+        const present = counts.total > 0 ? await this.getMany(ids) : new Map<number, Row>();
+        const fresh = ids.filter((id) => !present.has(id));
+        for (const chunk of countRowChunks(fresh)) {
+          const next: BucketCounts = { total: counts.total + chunk.length, version: counts.version + 1, counters: { ...counts.counters } };
+          const actions: TransactionAction[] = chunk.map((id) => {
+            const entity = byId.get(id)!;
+            for (const [name, n] of Object.entries(counters?.(entity) ?? {})) next.counters[name] = (next.counters[name] ?? 0) + n;
+            return ["create", { ...entity, partitionKey, rowKey: this.rowKey(id) }];
+          });
+          actions.push(countAction(partitionKey, group, next, etag));
+          const response = await this.table.submitTransaction(actions);
+          addedHere += chunk.length;
+          counts = next;
+          noteCounts(group, next);
+          etag = response.getResponseForEntity(countRowKey(group))?.etag ?? (await this.countRow(group))?.etag?.toString();
         }
-        const next: BucketCounts = { total: counts.total + fresh.length, version: counts.version + 1, counters: { ...counts.counters } };
-        const actions: TransactionAction[] = fresh.map((id) => {
-          const entity = byId.get(id)!;
-          for (const [name, n] of Object.entries(counters?.(entity) ?? {})) next.counters[name] = (next.counters[name] ?? 0) + n;
-          return ["create", { ...entity, partitionKey: this.partition(bucket), rowKey: this.rowKey(id) }];
-        });
-        actions.push(countAction(this.partition(bucket), group, next, row ? String(row.etag) : undefined));
-        await this.table.submitTransaction(actions);
-        if ((updates.get(group)?.version ?? -1) < next.version) updates.set(group, next);
-        return fresh.length;
+        noteCounts(group, counts);
       });
+      return addedHere;
     });
     await this.summary.record(updates);
     return added.reduce((sum, n) => sum + n, 0);
@@ -319,43 +360,44 @@ export class BucketedSet {
   /**
    * Items [offset, offset + limit) in id order among those counted by `counters` (all when undefined) and
    * matching `filter` (the same selection as an OData expression). The summary says which groups hold
-   * that stretch, so a page reads the groups it spans (a row-key range each), never the collection.
+   * that stretch, so a page reads only those groups (a row-key range of GROUP_SIZE ids each, PAGE_READS at
+   * once): at most `limit` small reads however large the collection, never a bucket or the collection.
    */
   async page(offset: number, limit: number, counters?: readonly string[], filter?: string): Promise<{ total: number; rows: Row[] }> {
     const summary = await this.summary.read();
     let total = 0;
     for (const counts of summary.values()) total += countOf(counts, counters);
-    // The matching items per bucket, and where the page starts: the group holding item `offset`.
     const rows: Row[] = [];
+    if (limit <= 0) return { total, rows };
+    // The groups holding a selected item, in id order, and the first one the page falls in.
+    const groups = [...summary].map(([group, counts]) => ({ group, selected: countOf(counts, counters) })).filter((g) => g.selected > 0);
     let skip = offset;
-    let start: number | undefined;
-    for (const [group, counts] of summary) {
-      const inGroup = countOf(counts, counters);
-      if (skip < inGroup) {
-        start = group;
-        break;
+    let next = 0;
+    while (next < groups.length && skip >= groups[next]!.selected) skip -= groups[next++]!.selected;
+    // The groups that should fill the page, read together; more after them if the summary counted more than
+    // the rows hold (a count row written a moment ago whose summary entry is still on its way).
+    while (rows.length < limit && next < groups.length) {
+      const batch: number[] = [];
+      for (let wanted = skip + limit - rows.length; wanted > 0 && next < groups.length; next++) {
+        batch.push(groups[next]!.group);
+        wanted -= groups[next]!.selected;
       }
-      skip -= inGroup;
-    }
-    if (start === undefined || limit <= 0) return { total, rows };
-    // One range read per bucket from there on (skipping buckets with nothing selected), until the page is full.
-    const buckets = new Map<number, number>();
-    for (const [group, counts] of summary)
-      if (group >= start) buckets.set(bucketOfGroup(group), (buckets.get(bucketOfGroup(group)) ?? 0) + countOf(counts, counters));
-    for (const [bucket, matching] of buckets) {
-      if (rows.length >= limit) break;
-      if (matching === 0) continue;
-      const from = bucket === bucketOfGroup(start) ? start * GROUP_SIZE : bucket * BUCKET_SIZE;
-      const range = rowRange(this.partition(bucket), this.rowKey(from), this.rowKey((bucket + 1) * BUCKET_SIZE));
-      for await (const page of queryPages(this.table, filter ? `${range} and (${filter})` : range)) {
-        for (const row of page) {
-          if (skip > 0) skip--;
-          else if (rows.length < limit) rows.push(row);
-        }
-        if (rows.length >= limit) break;
+      const read = await mapLimit(batch, PAGE_READS, (group) => this.groupRows(group, filter));
+      for (const row of read.flat()) {
+        if (skip > 0) skip--;
+        else if (rows.length < limit) rows.push(row);
       }
     }
     return { total, rows };
+  }
+
+  /** One group's items (ids group * GROUP_SIZE up to the next group), optionally filtered: one row-key range. */
+  private async groupRows(group: number, filter?: string): Promise<Row[]> {
+    const bucket = bucketOfGroup(group);
+    const range = rowRange(this.partition(bucket), this.rowKey(group * GROUP_SIZE), this.rowKey((group + 1) * GROUP_SIZE));
+    const rows: Row[] = [];
+    for await (const page of queryPages(this.table, filter ? `${range} and (${filter})` : range)) rows.push(...page);
+    return rows;
   }
 
   /** Updates item rows under their ETags in transactions of up to 100 per bucket (rows read by the caller). */

@@ -13,10 +13,13 @@ export function rowRange(partitionKey: string, from: string, to: string, inclusi
     : odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`;
 }
 
-/** Every row key starting with `prefix` sorts in [prefix, the prefix with its last character incremented). */
+/**
+ * Every row key starting with `prefix` sorts in [prefix, the prefix with its last character incremented);
+ * the empty prefix is the whole partition.
+ */
 export function rowPrefix(partitionKey: string, prefix: string, extra?: string): string {
   const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  const range = rowRange(partitionKey, prefix, end);
+  const range = prefix ? rowRange(partitionKey, prefix, end) : odata`PartitionKey eq ${partitionKey}`;
   return extra ? `${range} and (${extra})` : range;
 }
 

@@ -163,6 +163,50 @@ describe("bucketed set (set members, campaign images)", () => {
     expect(rows.map((row) => row.id)).toEqual(Array.from({ length: 10 }, (_, i) => 995 + i));
     expect((await set.getMany([499, 500, 1000, 2699, 2700])).size).toBe(3);
   });
+
+  it("pages a sparse selection by the groups that hold it, in id order, at any offset", async () => {
+    const set = new BucketedSet(records, "sparsetest", "m");
+    // Every 37th id of 3,000 selected: a few per group, across three buckets, some groups with none.
+    const ids = Array.from({ length: 3000 }, (_, i) => 250 + i);
+    await set.add(
+      ids.map((id) => ({ id, entity: { id, picked: id % 37 === 0 } })),
+      (entity): Record<string, number> => (entity.picked ? { picked: 1 } : {}),
+    );
+    const picked = ids.filter((id) => id % 37 === 0);
+    for (const [offset, limit] of [
+      [0, 5],
+      [3, 30],
+      [17, 100],
+      [picked.length - 2, 10],
+      [picked.length, 10],
+    ] as const) {
+      const { total, rows } = await set.page(offset, limit, ["picked"], "picked eq true");
+      expect(total).toBe(picked.length);
+      expect(rows.map((row) => row.id)).toEqual(picked.slice(offset, offset + limit));
+    }
+  });
+});
+
+describe("reverse index (image -> campaigns)", () => {
+  it("finds every campaign holding an image, across buckets, under concurrent and repeated indexing", async () => {
+    const campaigns = new CampaignStore(records, services.clients.table("campaignData"));
+    // Three campaigns over overlapping ids 40,000-42,499 (three buckets); campaign 903 indexed twice at once, in halves.
+    const ids = Array.from({ length: 2500 }, (_, i) => 40_000 + i);
+    const first = ids.filter((id) => id % 2 === 0);
+    const second = ids.slice(1200);
+    await Promise.all([
+      campaigns.indexImages(901, first),
+      campaigns.indexImages(902, second),
+      campaigns.indexImages(903, ids.slice(0, 1500)),
+      campaigns.indexImages(903, ids.slice(1000)),
+      campaigns.indexImages(903, ids.slice(400, 1600)),
+    ]);
+    await campaigns.indexImages(901, first.slice(0, 300)); // a repeated step changes nothing
+    for (const id of [40_000, 40_001, 40_999, 41_000, 41_199, 41_200, 42_499, 42_500, 39_999]) {
+      const expected = [first.includes(id) && 901, second.includes(id) && 902, ids.includes(id) && 903].filter((c): c is number => c !== false);
+      expect((await campaigns.campaignsOfImage(id)).sort(), `image ${id}`).toEqual(expected);
+    }
+  });
 });
 
 describe("campaign counts across buckets", () => {
