@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ImageFacts } from "../shared/repos/images.js";
+import { npmStartCommand } from "../scripts/npmStart.js";
 import { mapLimit } from "../shared/util/concurrency.js";
 import {
   call,
@@ -184,7 +185,9 @@ async function campaignRun(ctx: BenchContext, ids: number[], log: (line: string)
 /** The local host as `npm start` runs it (scripts/start.ts) on the bench's storage, in a process of its own. */
 async function startHostProcess(ctx: BenchContext): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+  const start = npmStartCommand();
+  const child = spawn(start.command, start.args, {
+    cwd: start.cwd,
     env: {
       ...process.env,
       STORAGE_CONNECTION_STRING: ctx.config.settings.STORAGE_CONNECTION_STRING,

@@ -10,6 +10,12 @@
  *
  * PORT (HTTP, 7071), AZURITE_BLOB_PORT (10000; queue and table on the next two) and AZURITE_LOCATION
  * (.azurite) let a second stack run beside this one.
+ *
+ * package.json runs it as `node --max-old-space-size=512 --max-semi-space-size=4 --import tsx`: V8 sizes
+ * its first full collections from the heap limit, which on a large machine is several gigabytes, so a
+ * streamed export holding ~50 MB live let the host grow to ~700 MB before collecting; with a 512 MB limit the
+ * same export peaks near 200 MB (bench/scale.ts measures it). 512 MB is well above any job's live memory and
+ * a 16 MB request body parsed. Azurite and PostgreSQL are separate processes with their own memory.
  */
 import { rm } from "node:fs/promises";
 import { startAzurite, type AzuriteProcess } from "./azurite.js";
@@ -26,8 +32,8 @@ const location = process.env.AZURITE_LOCATION ?? ".azurite";
 /** How long jobs in flight may run on after Ctrl-C before their messages are handed back. */
 const STOP_GRACE_MS = 5000;
 /**
- * A repeat of the signal within this window is the same stop, not a second one: under `tsx` a group
- * signal can reach this process twice (once directly, once relayed by tsx's parent when we answer it late).
+ * A repeat of the signal within this window is the same stop, not a second one: behind a wrapper (npm, tsx's
+ * CLI) a group signal can reach this process twice (once directly, once relayed by the wrapper).
  */
 const SAME_SIGNAL_MS = 1000;
 const log = (line: string) => console.log(line);

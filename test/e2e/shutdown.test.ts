@@ -11,6 +11,7 @@ import { mapLimit } from "../../shared/util/concurrency.js";
 import { testConfig } from "../support/env.js";
 import { png } from "../support/images.js";
 import { call, uploadToDropbox, waitFor } from "../support/stack.js";
+import { npmStartCommand } from "../../scripts/npmStart.js";
 
 const encode = (body: unknown) => Buffer.from(JSON.stringify({ type: "export-run", messageId: String(body), body })).toString("base64");
 
@@ -145,7 +146,8 @@ async function startStack(env: Record<string, string>): Promise<Stack> {
   delete childEnv.STORAGE_CONNECTION_STRING;
   delete childEnv.STORAGE_ACCOUNT_NAME;
   delete childEnv.RESOURCE_PREFIX;
-  const child = spawn("node_modules/.bin/tsx", ["scripts/start.ts"], { env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const start = npmStartCommand();
+  const child = spawn(start.command, start.args, { cwd: start.cwd, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) if (line.trim()) lines.push(line);
