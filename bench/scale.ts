@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ImageFacts } from "../shared/repos/images.js";
+import { ensureConsoleBuilt } from "../scripts/buildConsole.js";
 import { npmStartCommand } from "../scripts/npmStart.js";
 import { mapLimit } from "../shared/util/concurrency.js";
 import {
@@ -232,6 +233,8 @@ export async function runScaleBench(log: (line: string) => void): Promise<void> 
   const smallSize = envInt("BENCH_SMALL", 1_000);
   const largeSize = envInt("BENCH_LARGE", 100_000);
   const probe = envInt("BENCH_RECORD_PROBE", 10_000);
+  // The host process at the end would build a missing console in itself, which its peak RSS would count.
+  await ensureConsoleBuilt(log);
   const ctx = await startBench({ asLocalStack: true });
   try {
     log(`scale bench on the local stack (Azurite on disk, blob metadata in PostgreSQL): store ${storeSize}, campaigns ${smallSize} and ${largeSize}`);
