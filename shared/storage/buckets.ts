@@ -56,6 +56,17 @@ export function groupByCountRow(ids: Iterable<number>): Map<number, number[]> {
   return groups;
 }
 
+/** Ascending groups as [first, last] runs within one bucket each: a page reads one row-key range per run. */
+function rangesByBucket(groups: readonly number[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const group of groups) {
+    const last = ranges.at(-1);
+    if (last && bucketOfGroup(last[0]) === bucketOfGroup(group)) last[1] = group;
+    else ranges.push([group, group]);
+  }
+  return ranges;
+}
+
 /** Which of a bucket's BUCKET_SIZE ids are in a set, as bits (stored base64: 168 characters a bucket). */
 export class BucketBitmap {
   private constructor(private readonly bits: Uint8Array) {}
@@ -360,8 +371,9 @@ export class BucketedSet {
   /**
    * Items [offset, offset + limit) in id order among those counted by `counters` (all when undefined) and
    * matching `filter` (the same selection as an OData expression). The summary says which groups hold
-   * that stretch, so a page reads only those groups (a row-key range of GROUP_SIZE ids each, PAGE_READS at
-   * once): at most `limit` small reads however large the collection, never a bucket or the collection.
+   * that stretch, so a page reads only those groups: one row-key range per bucket from its first such group
+   * to its last, PAGE_READS at once. At most `limit` reads however large the collection, and never more
+   * than the buckets the page's rows are in.
    */
   async page(offset: number, limit: number, counters?: readonly string[], filter?: string): Promise<{ total: number; rows: Row[] }> {
     const summary = await this.summary.read();
@@ -382,7 +394,7 @@ export class BucketedSet {
         batch.push(groups[next]!.group);
         wanted -= groups[next]!.selected;
       }
-      const read = await mapLimit(batch, PAGE_READS, (group) => this.groupRows(group, filter));
+      const read = await mapLimit(rangesByBucket(batch), PAGE_READS, ([first, last]) => this.groupRows(first, last, filter));
       for (const row of read.flat()) {
         if (skip > 0) skip--;
         else if (rows.length < limit) rows.push(row);
@@ -391,10 +403,9 @@ export class BucketedSet {
     return { total, rows };
   }
 
-  /** One group's items (ids group * GROUP_SIZE up to the next group), optionally filtered: one row-key range. */
-  private async groupRows(group: number, filter?: string): Promise<Row[]> {
-    const bucket = bucketOfGroup(group);
-    const range = rowRange(this.partition(bucket), this.rowKey(group * GROUP_SIZE), this.rowKey((group + 1) * GROUP_SIZE));
+  /** The items of groups `first` to `last` of one bucket, optionally filtered: one row-key range. */
+  private async groupRows(first: number, last: number, filter?: string): Promise<Row[]> {
+    const range = rowRange(this.partition(bucketOfGroup(first)), this.rowKey(first * GROUP_SIZE), this.rowKey((last + 1) * GROUP_SIZE));
     const rows: Row[] = [];
     for await (const page of queryPages(this.table, filter ? `${range} and (${filter})` : range)) rows.push(...page);
     return rows;
