@@ -11,7 +11,8 @@
 // 2. Persisted, LokiJS saves by serialising the whole database every 5 s while anything changed; at
 //    100,000 images the table file is ~120 MB and one save blocks Azurite's only thread for ~3 s. Here the
 //    next save waits at least 5 s and at least 20 times as long as the last save took, which bounds saving
-//    to ~5% of the time at any size. What it costs: a hard kill of Azurite itself (SIGKILL, power loss)
+//    to ~5% of the time at any size, and each table is written a slice at a time (3, below), so a save no
+//    longer stops requests while it runs. What it costs: a hard kill of Azurite itself (SIGKILL, power loss)
 //    loses up to that interval of writes instead of 5 s; a normal stop, SIGTERM or the end of our process
 //    still saves everything (Loki's close() saves a dirty database; scripts/azurite.ts's watchdog turns our
 //    exit into SIGTERM).
@@ -157,6 +158,8 @@ if (azuriteCli) {
   // created or deleted shifts the files' numbers) every collection is written. A database saved whole by
   // the old adapter is read whole once; the next save writes it in the new form.
   const fs = require("node:fs");
+  /** Bytes of a table file buffered before the save waits for the disk (and Azurite serves requests). */
+  const SAVE_BUFFER_BYTES = 1024 * 1024;
   const Structured = fromAzurite("lokijs/src/loki-fs-structured-adapter.js");
   const savedNames = new WeakMap();
   const namesOf = (dbref) => JSON.stringify((dbref.collections || []).map((c) => c.name));
@@ -191,20 +194,50 @@ if (azuriteCli) {
       callback(result);
     });
   };
+  // A table is written a slice at a time (until the file's buffer is full, then on its drain), so saving a
+  // 900,000-entity table no longer stops Azurite's only thread for seconds: requests are served between
+  // slices. What is written is the copy Loki took when the save began (its collections hold the documents by
+  // reference, and Azurite replaces a document on every change rather than changing it in place), so the
+  // file is the table as of that moment, never half of a transaction.
   Structured.prototype.saveNextPartition = function (dbname, partitions, callback) {
     const next = partitions.next();
     if (next.done) return callback();
     const filename = next.value === -1 ? dbname : `${dbname}.${next.value}`;
     const saving = `${filename}.saving`;
-    const out = fs.createWriteStream(saving);
+    const out = fs.createWriteStream(saving, { highWaterMark: SAVE_BUFFER_BYTES });
     out.on("close", () =>
       fs.rename(saving, filename, (error) => {
         if (error) throw error; // as a failed write did before: Azurite's own handlers report it
         this.saveNextPartition(dbname, partitions, callback);
       }),
     );
-    for (const line of this.generateDestructured({ partition: next.value })) out.write(`${line}\n`);
-    out.end();
+    const lines = this.generateDestructured({ partition: next.value });
+    const pump = () => {
+      for (;;) {
+        const line = lines.next();
+        if (line.done) return out.end();
+        if (!out.write(`${line.value}\n`)) return out.once("drain", pump);
+      }
+    };
+    pump();
+  };
+  // Loki clears the dirty flags of a reference-mode save when it ends; with the writing spread out, a change
+  // made meanwhile would then never be saved (not even on close). Cleared when the copy is taken instead, so
+  // such a change marks its table for the next save; a failed save marks every table.
+  const saveInternal = Loki.prototype.saveDatabaseInternal;
+  Loki.prototype.saveDatabaseInternal = function (callback) {
+    if (!(this.persistenceAdapter instanceof Structured)) return saveInternal.call(this, callback);
+    const done =
+      callback ||
+      ((error) => {
+        if (error) throw error;
+      });
+    const copy = this.copy({ removeNonSerializable: true });
+    this.autosaveClearFlags();
+    this.persistenceAdapter.exportDatabase(this.filename, copy, (error) => {
+      if (error) for (const collection of this.collections) collection.dirty = true;
+      done(error);
+    });
   };
   const configure = Loki.prototype.configureOptions;
   Loki.prototype.configureOptions = function (options, initialConfig) {

@@ -1,10 +1,11 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TableClient } from "@azure/data-tables";
+import { odata, TableClient } from "@azure/data-tables";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAzurite, type AzuriteProcess } from "../../scripts/azurite.js";
 import { azuriteConnectionString } from "../../shared/config.js";
+import { mapLimit } from "../../shared/util/concurrency.js";
 import { waitFor } from "../support/stack.js";
 
 /**
@@ -51,6 +52,34 @@ describe("persisted Azurite with the adaptive autosave", () => {
     for await (const entity of tableOf(azurite).listEntities()) keys.push(entity.rowKey!);
     expect(keys.sort()).toEqual(["saved-by-autosave", "saved-on-stop"]);
   }, 60_000);
+
+  it("keeps every write acknowledged while a large table was being saved a slice at a time", async () => {
+    dir = await mkdtemp(join(tmpdir(), "azurite-slices-"));
+    azurite = await startAzurite({ location: dir });
+    const table = tableOf(azurite);
+    await table.createTable();
+    // ~48 MB of rows, so a save spans many slices with requests served between them.
+    const value = "x".repeat(30_000);
+    await mapLimit(
+      Array.from({ length: 800 }, (_, i) => i),
+      8,
+      (i) => table.createEntity({ partitionKey: "big", rowKey: `r${String(i).padStart(4, "0")}`, a: value, b: value }),
+    );
+    // Once a save of it is being written (its file beside the final name), five writes, then none: with the
+    // dirty flags cleared when the save ends, these would be in no file, not even after the stop's save.
+    await waitFor("a save being written", async () => (await readdir(dir!)).some((f) => f.endsWith(".saving")), 30_000, 2);
+    const written: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await table.createEntity({ partitionKey: "small", rowKey: `w${i}` });
+      written.push(`w${i}`);
+    }
+    await waitFor("the save's end", async () => !(await readdir(dir!)).some((f) => f.endsWith(".saving")), 30_000, 2);
+    await azurite.stop();
+    azurite = await startAzurite({ location: dir });
+    const small: string[] = [];
+    for await (const entity of tableOf(azurite).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${"small"}` } })) small.push(entity.rowKey!);
+    expect(small.sort()).toEqual(written);
+  }, 90_000);
 
   it("keeps every table's rows across a restart after a table before them was deleted (the files are numbered by position)", async () => {
     dir = await mkdtemp(join(tmpdir(), "azurite-tables-"));
