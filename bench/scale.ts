@@ -5,8 +5,8 @@
  *              images in sets of 10,000 (a store grows by image sets, each a folder of its own);
  *   campaigns: for a small (BENCH_SMALL, 1,000) and a large (BENCH_LARGE, 100,000) campaign: adding the
  *              images through the API, labeling every image in batches of 100 (p50/p95 request latency),
- *              the time from the last submission to `completed`, and filtered pages (rejected images,
- *              a deep latest_labels page);
+ *              the time from the last submission to `completed`, and filtered pages (50 rejected images
+ *              among the first 1,000, 50 test-data images spread over the campaign, a deep latest_labels page);
  *   export:    a COCO export through the API of the large campaign (10 objects per image), its time and
  *              this process's peak RSS (the local host runs in it).
  * Run: `npm run bench -- scale` or `npx tsx bench/scale.ts`.
@@ -96,6 +96,7 @@ interface CampaignFigures {
   p95: number;
   completionLag: number;
   rejectedPage: number;
+  spreadPage: number;
   deepLabelsPage: number;
   campaignId: number;
 }
@@ -156,15 +157,21 @@ async function campaignRun(ctx: BenchContext, ids: number[], log: (line: string)
   const completionLag = now() - last;
   log(`  campaign of ${size}: labeled in ${fmtMs(last - start)}, completed ${fmtMs(completionLag)} after the last submission`);
 
-  // Filtered pages: reject 50 images spread over the campaign, then time pages (median of 20).
-  const rejected = Array.from({ length: 50 }, (_, i) => ids[Math.floor((i * size) / 50)]!);
+  // Filtered pages (median of 20 each): 50 rejected images among the campaign's first 1,000 (the same layout
+  // in both campaigns, so the same page), and 50 test-data images spread over the whole campaign (in the
+  // large one, 50 buckets: one read each, the page's worst case).
+  const firstThousand = Math.min(size, 1000);
+  const rejected = Array.from({ length: 50 }, (_, i) => ids[Math.floor((i * firstThousand) / 50)]!);
   await expectCall(ctx, 200, "PUT", `/campaigns/${campaignId}/review`, ctx.admin, { image_ids: rejected, decision: "reject", comment: "bench" });
+  const spread = Array.from({ length: 50 }, (_, i) => ids[Math.floor((i * size) / 50) + 1]!);
+  await expectCall(ctx, 200, "PUT", `/campaigns/${campaignId}/test_data`, ctx.admin, { image_ids: spread, test_data: true });
   const median = async (fn: () => Promise<unknown>) => {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) times.push((await timed(fn)).ms);
     return percentile(times, 50);
   };
   const rejectedPage = await median(() => expectCall(ctx, 200, "GET", `/campaigns/${campaignId}/images?label_status=rejected&per_page=100`, partner));
+  const spreadPage = await median(() => expectCall(ctx, 200, "GET", `/campaigns/${campaignId}/images?test_data=true&per_page=100`, ctx.admin));
   const deepPage = Math.max(1, Math.floor(size / 100) - 1);
   const deepLabelsPage = await median(() =>
     expectCall(ctx, 200, "POST", `/campaigns/${campaignId}/latest_labels`, ctx.admin, { label_status: "user_complete", page: deepPage, per_page: 100 }),
@@ -178,6 +185,7 @@ async function campaignRun(ctx: BenchContext, ids: number[], log: (line: string)
     p95: percentile(latencies, 95),
     completionLag,
     rejectedPage,
+    spreadPage,
     deepLabelsPage,
     campaignId,
   };
@@ -298,7 +306,18 @@ export async function runScaleBench(log: (line: string) => void): Promise<void> 
         ["100-image submission p50", fmtMs(smallRun.p50), fmtMs(largeRun.p50), fmt(largeRun.p50 / smallRun.p50, 2)],
         ["100-image submission p95", fmtMs(smallRun.p95), fmtMs(largeRun.p95), fmt(largeRun.p95 / smallRun.p95, 2)],
         ["last submission -> completed", fmtMs(smallRun.completionLag), fmtMs(largeRun.completionLag), "-"],
-        ["rejected images page (median)", fmtMs(smallRun.rejectedPage), fmtMs(largeRun.rejectedPage), fmt(largeRun.rejectedPage / smallRun.rejectedPage, 2)],
+        [
+          "50 rejected among the first 1,000: page (median)",
+          fmtMs(smallRun.rejectedPage),
+          fmtMs(largeRun.rejectedPage),
+          fmt(largeRun.rejectedPage / smallRun.rejectedPage, 2),
+        ],
+        [
+          "50 test-data spread over it: page (median)",
+          fmtMs(smallRun.spreadPage),
+          fmtMs(largeRun.spreadPage),
+          fmt(largeRun.spreadPage / smallRun.spreadPage, 2),
+        ],
         [
           "deepest latest_labels page (median)",
           fmtMs(smallRun.deepLabelsPage),
