@@ -189,22 +189,24 @@ if (azuriteCli) {
     if (map && inserted && typeof inserted === "object") addToMap(map, inserted);
     return inserted;
   };
+  // Documents leaving a collection (Loki's two removal paths: one document, or positions): a save being
+  // written keeps their lines (keepLine, section 3), then their map entries go.
+  const forget = (collection, docs, remove) => {
+    for (const doc of docs) keepLine(doc);
+    const result = remove();
+    const map = entityMaps.get(collection);
+    if (map) for (const doc of docs) removeFromMap(map, doc.PartitionKey, doc.RowKey);
+    return result;
+  };
   const removeOne = Collection.prototype.remove;
   Collection.prototype.remove = function (doc) {
-    const map = entityMaps.get(this);
-    const removed = map && !Array.isArray(doc) ? (typeof doc === "number" ? this.get(doc) : doc) : undefined;
-    const keys = removed && typeof removed === "object" ? [removed.PartitionKey, removed.RowKey] : undefined;
-    const result = removeOne.call(this, doc);
-    if (keys) removeFromMap(map, keys[0], keys[1]);
-    return result;
+    const removed = Array.isArray(doc) ? undefined : typeof doc === "number" ? this.get(doc) : doc;
+    return forget(this, removed && typeof removed === "object" ? [removed] : [], () => removeOne.call(this, doc));
   };
   const removeBatchByPositions = Collection.prototype.removeBatchByPositions;
   Collection.prototype.removeBatchByPositions = function (positions) {
-    const map = entityMaps.get(this);
-    const keys = map ? positions.map((position) => this.data[position]).map((doc) => [doc.PartitionKey, doc.RowKey]) : [];
-    const result = removeBatchByPositions.call(this, positions);
-    for (const [partitionKey, rowKey] of keys) removeFromMap(map, partitionKey, rowKey);
-    return result;
+    const removed = positions.map((position) => this.data[position]).filter(Boolean);
+    return forget(this, removed, () => removeBatchByPositions.call(this, positions));
   };
   const clear = Collection.prototype.clear;
   Collection.prototype.clear = function (...args) {
@@ -214,9 +216,10 @@ if (azuriteCli) {
 
   // 1c. An update that leaves an indexed value as it was leaves that index alone. Loki re-places the
   // document in every binary index on each update, finding it by a linear search of the whole index
-  // (2.6 ms at 900,000 entities), so labeling, a Merge of each image row, slowed as the table grew.
-  // The entity's PartitionKey never changes in a Merge, and where a value is unchanged its place in the
-  // sorted index is too (an update keeps the document's data position). Skipped only when the stored
+  // (2.6 ms at 900,000 entities, when entity collections still had one). Entity collections have none now
+  // (1b); the queue service's message collections do (accountName, queueName, messageId, visibleTime), and a
+  // message's visibility update keeps the first three. Where a value is unchanged its place in the sorted
+  // index is too (an update keeps the document's data position). Skipped only when the stored
   // document is a different object from the new one, so the old value can be compared.
   const update = Collection.prototype.update;
   const reindex = Collection.prototype.adaptiveBinaryIndexUpdate;
@@ -302,17 +305,19 @@ if (azuriteCli) {
         this.saveNextPartition(dbname, partitions, callback);
       }),
     );
-    const lines = next.value === -1 ? this.generateDestructured({ partition: -1 }) : this.dbref.collections[next.value].data.values();
+    const collection = next.value === -1 ? undefined : this.dbref.collections[next.value];
+    const keep = collection !== undefined && isEntityCollection(collection);
+    const lines = collection ? collection.data.values() : this.generateDestructured({ partition: -1 });
     const pump = () => {
       for (;;) {
         const line = lines.next();
         if (line.done) return out.end();
-        if (!out.write(next.value === -1 ? `${line.value}\n` : lineOf(line.value))) return out.once("drain", pump);
+        if (!out.write(collection ? lineOf(line.value, keep) : `${line.value}\n`)) return out.once("drain", pump);
       }
     };
     pump();
   };
-  // A document's line, kept for table entities: Azurite never changes an entity in place (a change is a
+  // A document's line, kept for table entities (entity collections, 1b): Azurite never changes an entity in place (a change is a
   // new document), so an entity's line stays right for as long as the entity lives, and a save only
   // serialises what changed since the last one (saving a 900,000-entity table was seconds of Azurite's
   // only thread, taken from the requests). Other documents (queue messages) are serialised each time.
@@ -320,28 +325,17 @@ if (azuriteCli) {
   // deletes the document's $loki and meta in place, and the save's copy still holds it.
   const lines = new WeakMap();
   let savesInProgress = 0;
-  const isEntity = (doc) => typeof doc.PartitionKey === "string" && typeof doc.RowKey === "string" && typeof doc.eTag === "string";
-  const lineOf = (doc) => {
+  const lineOf = (doc, keep) => {
     let line = lines.get(doc);
     if (line === undefined) {
       line = `${JSON.stringify(doc)}\n`;
-      if (isEntity(doc)) lines.set(doc, line);
+      if (keep) lines.set(doc, line);
     }
     return line;
   };
   const keepLine = (doc) => {
     if (savesInProgress > 0 && doc && typeof doc === "object" && !lines.has(doc) && Object.prototype.hasOwnProperty.call(doc, "$loki"))
       lines.set(doc, `${JSON.stringify(doc)}\n`);
-  };
-  const removeKeepingLine = Collection.prototype.remove;
-  Collection.prototype.remove = function (doc) {
-    keepLine(typeof doc === "number" ? this.get(doc) : doc);
-    return removeKeepingLine.call(this, doc);
-  };
-  const removeBatchKeepingLines = Collection.prototype.removeBatchByPositions;
-  Collection.prototype.removeBatchByPositions = function (positions) {
-    for (const position of positions) keepLine(this.data[position]);
-    return removeBatchKeepingLines.call(this, positions);
   };
   // Loki clears the dirty flags of a reference-mode save when it ends; with the writing spread out, a change
   // made meanwhile would then never be saved (not even on close). Cleared when the copy is taken instead, so
