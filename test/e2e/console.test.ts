@@ -350,9 +350,23 @@ describe.skipIf(browserMissing)("the console in Chromium", () => {
     // Keyboard: next (j) / previous (k) to image B, reject (r) with a comment.
     const order = await page.locator(".review-grid .labeled").evaluateAll((tiles) => tiles.map((t) => Number(t.getAttribute("data-image-id"))));
     const steps = order.indexOf(ids[B.name]!) - order.indexOf(ids[A.name]!);
-    for (let i = 0; i < Math.abs(steps); i++) await page.keyboard.press(steps > 0 ? "j" : "k");
+    // Each key is sent the moment the previous one's render shows (a few microtasks, before the next frame
+    // runs effects), the way a quick reviewer types: "R" must open the box for the image now on screen.
+    const landed = await page.evaluate(
+      async ({ key, steps, target }) => {
+        const shown = () => document.querySelector(".viewer")?.getAttribute("aria-label");
+        for (let i = 0; i < steps; i++) {
+          const before = shown();
+          dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
+          for (let tick = 0; tick < 20 && shown() === before; tick++) await Promise.resolve();
+        }
+        dispatchEvent(new KeyboardEvent("keydown", { key: "r", bubbles: true }));
+        return shown() === `Image ${target}`;
+      },
+      { key: steps > 0 ? "j" : "k", steps: Math.abs(steps), target: ids[B.name]! },
+    );
+    expect(landed, "J / K moved to image B").toBe(true);
     await page.getByRole("dialog", { name: `Image ${ids[B.name]}` }).waitFor();
-    await page.keyboard.press("r");
     await page.getByLabel("Comment for the partner (required)").fill("The glass box is far too loose");
     await page.getByRole("button", { name: "Send back to the partner" }).click();
     await page.locator('.review-grid li[data-label-status="rejected"]').waitFor();

@@ -28,8 +28,7 @@ function Viewer(props: {
   const [history, setHistory] = useState<Submission[] | null>(null);
   const [ghostAt, setGhostAt] = useState<number | null>(null);
   // The reject box and its comment belong to the image they were opened on (state keyed by image id, not
-  // reset by an effect): a key pressed right after moving to the next image, before effects run, still opens
-  // the box for that image, and moving on closes it without a race.
+  // reset by an effect), so moving on closes the box without a race.
   const [rejectingId, setRejectingId] = useState<number | null>(null);
   const [draft, setDraft] = useState<{ imageId: number; text: string } | null>(null);
   const rejecting = rejectingId === image.image_id;
@@ -96,32 +95,37 @@ function Viewer(props: {
     }
   };
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const target = event.target;
-      const typing =
-        target instanceof HTMLTextAreaElement ||
-        target instanceof HTMLSelectElement ||
-        (target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type));
-      if (event.key === "Escape") {
-        if (rejecting) setRejecting(false);
-        else props.onIndex(null);
-        event.preventDefault();
-        return;
-      }
-      if (typing || event.ctrlKey || event.metaKey || event.altKey || busy) return;
-      const key = event.key.toLowerCase();
-      if (key === "arrowright" || key === "j") go(1);
-      else if (key === "arrowleft" || key === "k") go(-1);
-      else if (key === "a") void review("approve");
-      else if (key === "r") setRejecting(true);
-      else if (key === "t") void toggleTestData();
-      else return;
+  // The window's keydown listener is added once and calls the handler of the latest render. A listener
+  // re-added by an effect would, between a render and its effects (up to a frame later), still hold the
+  // previous render's image: "R" pressed right after "J" opened the reject box for the image left behind.
+  const onKeyLatest = useRef<(event: KeyboardEvent) => void>(() => undefined);
+  onKeyLatest.current = (event: KeyboardEvent) => {
+    const target = event.target;
+    const typing =
+      target instanceof HTMLTextAreaElement ||
+      target instanceof HTMLSelectElement ||
+      (target instanceof HTMLInputElement && !["checkbox", "radio", "button"].includes(target.type));
+    if (event.key === "Escape") {
+      if (rejecting) setRejecting(false);
+      else props.onIndex(null);
       event.preventDefault();
-    };
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || busy) return;
+    const key = event.key.toLowerCase();
+    if (key === "arrowright" || key === "j") go(1);
+    else if (key === "arrowleft" || key === "k") go(-1);
+    else if (key === "a") void review("approve");
+    else if (key === "r") setRejecting(true);
+    else if (key === "t") void toggleTestData();
+    else return;
+    event.preventDefault();
+  };
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => onKeyLatest.current(event);
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
-  });
+  }, []);
 
   const ghost = ghostAt !== null ? history?.[ghostAt]?.objects : undefined;
   const objects = image.objects ?? [];
