@@ -340,11 +340,8 @@ export class UserStore {
   }
 
   async campaignsOf(apikey: string): Promise<number[]> {
-    const ids: number[] = [];
-    for await (const row of this.table.listEntities<{ campaignId: number }>({ queryOptions: { filter: `PartitionKey eq '${scopePk(apikey)}'` } })) {
-      ids.push(Number(row.campaignId));
-    }
-    return ids;
+    const rows = await queryAll(this.table, odata`PartitionKey eq ${scopePk(apikey)}`, ["campaignId"]);
+    return rows.map((row) => Number(row.campaignId));
   }
 
   private getEmailIndex(email: string): Promise<{ apikey: string } | undefined> {
