@@ -1,7 +1,7 @@
 import { requireAdmin, type Principal } from "../auth.js";
 import { ApiError } from "../errors.js";
 import { getServices, type Services } from "../services.js";
-import { statusOf } from "../storage/tableErrors.js";
+import { isUnavailable } from "../storage/tableErrors.js";
 import { json, type RequestLike, type ResponseInit } from "./request.js";
 
 /** The part of the host's InvocationContext that handlers use. */
@@ -40,10 +40,13 @@ export function endpoint(access: Access, handler: (request: RequestLike, call: C
   };
 }
 
+/**
+ * The answer to a failed call: an {@link ApiError} as its status and detail; storage that could not answer
+ * (see `isUnavailable`) as a 503 to retry; anything else as a 500 naming the invocation, its stack only in the log.
+ */
 export function errorResponse(error: unknown, context: InvocationLike): ResponseInit {
   if (error instanceof ApiError) return json(error.status, { ...error.extra, status: error.status, detail: error.detail });
-  const status = statusOf(error);
-  if (status === 503 || status === 500 || (error instanceof Error && /ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(error.message))) {
+  if (isUnavailable(error)) {
     context.error(`storage unavailable: ${error instanceof Error ? error.stack : String(error)}`);
     return json(503, { status: 503, detail: "storage is unavailable; try again shortly" });
   }

@@ -17,6 +17,21 @@ export function errorCode(error: unknown): string | undefined {
   return typeof found === "string" ? found : undefined;
 }
 
+/** Codes the HTTP pipeline puts on a RestError (from Node's socket error) when no answer came back at all. */
+const TRANSPORT_FAILURES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "REQUEST_SEND_ERROR"]);
+
+/**
+ * Storage could not serve the request and a retry later may succeed: the service answered 500 or 503, or
+ * no answer came back (connection refused, reset or timed out, classified by the error's code).
+ */
+export function isUnavailable(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status === 500 || status === 503) return true;
+  if (status !== undefined) return false;
+  const code = errorCode(error);
+  return code !== undefined && TRANSPORT_FAILURES.has(code);
+}
+
 /** Whatever was addressed does not exist: 404, be it an entity, a table, a blob or a container. */
 export const isNotFound = (error: unknown) => statusOf(error) === 404;
 
