@@ -263,7 +263,8 @@ export class UserStore {
    * left without a user row by a crash is picked up again here (`needsSecret`), so no secret is lost.
    */
   async reserveLabeler(email: string): Promise<{ apikey: string; reserved: boolean; needsSecret: boolean }> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // Two requests for the same new address race on creating its e-mail row: the loser reads the winner's key.
+    return retryOnConflict(`reserving a labeler key for ${email}`, async () => {
       const index = await this.getEmailIndex(email);
       if (index) {
         const user = await this.getUser(index.apikey);
@@ -278,14 +279,9 @@ export class UserStore {
         return { apikey: index.apikey, reserved: false, needsSecret: !user };
       }
       const apikey = newApiKey();
-      try {
-        await this.table.createEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email });
-        return { apikey, reserved: true, needsSecret: true };
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-      }
-    }
-    throw new Error(`could not reserve a labeler key for ${email}`);
+      await this.table.createEntity({ partitionKey: emailPk(email), rowKey: "user", apikey, email });
+      return { apikey, reserved: true, needsSecret: true };
+    });
   }
 
   /** Drops a reservation whose campaign was not created (only while the key has no user row). */

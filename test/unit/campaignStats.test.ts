@@ -222,6 +222,14 @@ describe("labeler keys in the users table", () => {
     expect(await verifySecret(fresh, (await users.getUser(apikey))!.secretHash)).toBe(true);
   });
 
+  it("two campaigns created at once for the same new address reserve one key: the race's losers read the winner's", async () => {
+    const reservations = await Promise.all(Array.from({ length: 8 }, () => users.reserveLabeler("racing@example.com")));
+    const keys = new Set(reservations.map((r) => r.apikey));
+    expect(keys.size).toBe(1);
+    expect(reservations.filter((r) => r.reserved)).toHaveLength(1);
+    expect(reservations.every((r) => r.needsSecret)).toBe(true);
+  });
+
   it("revoked and expired keys get 401; a revoked one is not revived by a new campaign", async () => {
     const { apikey, secret } = await newLabeler("ending@example.com");
     await users.updateUser(apikey, () => ({ expiresAt: new Date(Date.now() + 3_600_000).toISOString() }));
