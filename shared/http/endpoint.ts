@@ -1,5 +1,5 @@
 import { requireAdmin, type Principal } from "../auth.js";
-import { ApiError } from "../errors.js";
+import { ApiError, ConcurrencyError } from "../errors.js";
 import { getServices, type Services } from "../services.js";
 import { isUnavailable } from "../storage/tableErrors.js";
 import { json, type RequestLike, type ResponseInit } from "./request.js";
@@ -41,11 +41,17 @@ export function endpoint(access: Access, handler: (request: RequestLike, call: C
 }
 
 /**
- * The answer to a failed call: an {@link ApiError} as its status and detail; storage that could not answer
- * (see `isUnavailable`) as a 503 to retry; anything else as a 500 naming the invocation, its stack only in the log.
+ * The answer to a failed call: an {@link ApiError} as its status and detail; a write that lost every
+ * concurrency race ({@link ConcurrencyError}) or storage that could not answer (see `isUnavailable`) as a
+ * 503 to send again; anything else as a 500 naming the invocation, its stack only in the log.
  */
 export function errorResponse(error: unknown, context: InvocationLike): ResponseInit {
   if (error instanceof ApiError) return json(error.status, { ...error.extra, status: error.status, detail: error.detail });
+  if (error instanceof ConcurrencyError) {
+    // Each attempt is a conditional write, so what the request wrote before giving up is whole and the same request again completes it.
+    context.log(`busy: ${error.message}`);
+    return json(503, { status: 503, detail: `${error.message}; send the request again` });
+  }
   if (isUnavailable(error)) {
     context.error(`storage unavailable: ${error instanceof Error ? error.stack : String(error)}`);
     return json(503, { status: 503, detail: "storage is unavailable; try again shortly" });

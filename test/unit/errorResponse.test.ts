@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { AzureNamedKeyCredential, RestError, TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../shared/errors.js";
+import { ApiError, ConcurrencyError } from "../../shared/errors.js";
 import { errorResponse, type InvocationLike } from "../../shared/http/endpoint.js";
 
 function invocation(): InvocationLike & { errors: string[] } {
@@ -43,6 +43,15 @@ describe("errorResponse: what a failure becomes on the wire", () => {
     expect(answer.status).toBe(503);
     expect(answer.jsonBody).toEqual({ status: 503, detail: "storage is unavailable; try again shortly" });
     expect(context.errors[0]).toContain("storage unavailable");
+  });
+
+  it("answers 503 to send again when a write lost every concurrency race, naming what was contended", () => {
+    const answer = errorResponse(new ConcurrencyError("the count row of campaign 7"), invocation());
+    expect(answer.status).toBe(503);
+    expect(answer.jsonBody).toEqual({
+      status: 503,
+      detail: "gave up after repeated concurrent updates of the count row of campaign 7; send the request again",
+    });
   });
 
   it("answers 503 for the service's own 500 and 503, and 500 naming the invocation for anything else", () => {
