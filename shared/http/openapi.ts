@@ -40,6 +40,7 @@ export function openApiDocument(functions: HttpFunctionDefinition[], version: st
           Object.entries({
             ...fn.doc.responses,
             ...(fn.doc.access === "public" ? {} : { 401: "missing or wrong key/secret", 403: "key without the role" }),
+            503: "storage did not answer, or a write lost every concurrency race: send the same request again",
           }).map(([status, description]) => [
             status,
             Number(status) >= 400

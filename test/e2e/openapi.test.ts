@@ -23,6 +23,8 @@ describe("OpenAPI document", () => {
         const found = operations.find((o) => o.path === path && o.method === method);
         expect(found, `${method} ${path}`).toBeDefined();
         expect(found!.op.operationId).toBe(fn.name);
+        // Every route may answer 503 (storage down, or a write that lost every race), with the error body.
+        expect(found!.op.responses["503"].content["application/json"].schema.$ref, `${method} ${path}`).toBe("#/components/schemas/Error");
         if (fn.doc.body) expect(found!.op.requestBody.content["application/json"].schema, fn.name).toBeTypeOf("object");
       }
     }
