@@ -29,7 +29,8 @@ export interface AzuriteProcess {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A port free right now on 127.0.0.1 (bound, read, closed). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -20,7 +20,8 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleBuildIsCurrent } from "../../scripts/buildConsole.js";
 import { consoleAssetsDir } from "../../shared/console/assets.js";
-import { chromiumInstalled, freePort, launchChromium } from "../support/browser.js";
+import { freePort } from "../../scripts/azurite.js";
+import { chromiumInstalled, launchChromium } from "../support/browser.js";
 import { call, startTestStack, waitFor, type TestStack } from "../support/stack.js";
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.resolve("docs") : mkdtempSync(path.join(tmpdir(), "console-shots-"));

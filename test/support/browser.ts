@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { chromium, type Browser } from "playwright-core";
 
 /**
@@ -27,17 +26,5 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-sync",
       "--disable-quic",
     ],
-  });
-}
-
-/** A port free right now on 127.0.0.1 (the console's origin must be known before the host provisions blob CORS for it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }

@@ -1,21 +1,12 @@
-import { createServer } from "node:net";
 import { AzureNamedKeyCredential, RestError, TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
 import { ApiError, ConcurrencyError } from "../../shared/errors.js";
 import { errorResponse, type InvocationLike } from "../../shared/http/endpoint.js";
+import { freePort } from "../../scripts/azurite.js";
 
 function invocation(): InvocationLike & { errors: string[] } {
   const errors: string[] = [];
   return { invocationId: "inv-1", errors, log: () => undefined, error: (...args: unknown[]) => void errors.push(args.join(" ")) };
-}
-
-/** A port nothing listens on: bound, read, closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe("errorResponse: what a failure becomes on the wire", () => {
@@ -27,7 +18,7 @@ describe("errorResponse: what a failure becomes on the wire", () => {
 
   it("answers 503 when the storage call never got an answer (the SDK's error, classified by its code)", async () => {
     const table = new TableClient(
-      `http://127.0.0.1:${await closedPort()}/devstoreaccount1`,
+      `http://127.0.0.1:${await freePort()}/devstoreaccount1`,
       "nothing",
       new AzureNamedKeyCredential("devstoreaccount1", Buffer.from("key").toString("base64")),
       { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
