@@ -61,8 +61,9 @@ export interface Appended {
  * the lease up. It writes the block's position and key rows outside the lease and deletes the block row.
  * A hold is three round trips, so writers take turns. A writer that dies holding the lease leaves it to
  * run out; one that dies writing its block leaves the block row, and once it is `staleMs` old the next
- * writer finishes it (writing the same rows), so positions never get a gap and the count is exact.
- * Readers see positions up to the first pending block.
+ * writer finishes it (writing the same rows), so positions never get a gap and the count is exact; a writer
+ * whose keys a pending block holds finishes that block at once, so append returns only positions whose rows
+ * exist. Readers see positions up to the first pending block.
  */
 export class KeyedSequence {
   constructor(
@@ -149,9 +150,15 @@ export class KeyedSequence {
       const positions = await this.positionsOf(todo);
       for (const block of lease.pending) block.items.forEach((item, i) => positions.set(item.key, block.from + i));
       for (const item of todo) if (positions.has(item.key)) results.set(item.key, { pos: positions.get(item.key)!, created: false });
+      // A key a pending block holds keeps that block's position, and its row must exist before the position is
+      // returned: the block's writer may have died (a job stopped mid-append and resumed at once), so it is
+      // written here, outside the lease (the same upserts its writer makes, harmless if that writer is alive).
+      const ours = new Set(todo.map((item) => item.key));
+      const holding = lease.pending.filter((block) => block.items.some((item) => ours.has(item.key)));
       const fresh = todo.filter((item) => !positions.has(item.key));
       if (fresh.length === 0) {
         await this.release(lease);
+        await mapLimit(holding, 4, (block) => this.finish(block));
         continue;
       }
       const block: PendingBlock = { id: randomUUID(), from: lease.count, at: Date.now(), items: fresh };
@@ -172,7 +179,7 @@ export class KeyedSequence {
       } catch (error) {
         throw isConflict(error) ? new ConcurrencyError(`sequence ${this.base} (lease ran out)`) : error;
       }
-      await this.finish(block);
+      await mapLimit([block, ...holding], 4, (b) => this.finish(b));
       block.items.forEach((item, i) => results.set(item.key, { pos: block.from + i, created: true }));
     }
     return items.map((i) => ({ key: i.key, ...results.get(i.key)! }));

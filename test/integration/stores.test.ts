@@ -103,28 +103,37 @@ describe("keyed sequence (the image store)", () => {
   it("finishes a block whose writer died after taking positions, and forgets a writer that died before: no gap, no duplicate", async () => {
     const base = "seqcrash";
     const healthy = new KeyedSequence(records, base, 200);
-    await healthy.append(["a", "b"].map((key) => ({ key, group: "g", item: {} })));
+    const items = (keys: string[]) => keys.map((key) => ({ key, group: "g", item: {} }));
+    await healthy.append(items(["a", "b"]));
     // Dies writing its block's rows (the transaction that gave it positions 2-4 recorded the block and gave the lease up).
     const dying = new KeyedSequence(dyingAt(records, "submitTransaction", 2), base, 200);
-    await expect(dying.append(["c", "d", "e"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
+    await expect(dying.append(items(["c", "d", "e"]))).rejects.toThrow(/injected/);
     expect(await healthy.count()).toBe(2); // readers see up to the pending block
     // Dies taking the lease: it leaves nothing.
     const claimer = new KeyedSequence(dyingAt(records, "updateEntity", 1), base, 200);
-    await expect(claimer.append(["f", "g"].map((key) => ({ key, group: "g", item: {} })))).rejects.toThrow(/injected/);
-    // A writer meanwhile: "d" keeps the position the pending block gave it.
-    const after = await healthy.append(["g", "h", "d"].map((key) => ({ key, group: "g", item: {} })));
-    expect(after.find((r) => r.key === "d")).toEqual({ key: "d", pos: 3, created: false });
+    await expect(claimer.append(items(["f", "g"]))).rejects.toThrow(/injected/);
+    // A writer meanwhile, with none of the block's keys, takes the next positions and leaves the fresh block alone.
+    await healthy.append(items(["g", "h"]));
     expect(await healthy.count()).toBe(2);
-    // Once the dead writer's block is stale, the next writer finishes it.
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    await healthy.append([{ key: "a", group: "g", item: {} }]);
+    // The dead writer's job resumed: "d" keeps the position the pending block gave it, and the block is written
+    // before that position is returned (not left until it is stale), so the image it names exists at once.
+    const resumed = await healthy.append(items(["d"]));
+    expect(resumed).toEqual([{ key: "d", pos: 3, created: false }]);
+    expect((await healthy.get(3))?.itemKey).toBe("d");
     expect(await healthy.count()).toBe(7);
+    // A block nobody asks for again is finished by the next writer once it is stale.
+    const dyingAgain = new KeyedSequence(dyingAt(records, "submitTransaction", 2), base, 200);
+    await expect(dyingAgain.append(items(["i", "j"]))).rejects.toThrow(/injected/);
+    expect(await healthy.count()).toBe(7);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await healthy.append(items(["a"]));
+    expect(await healthy.count()).toBe(9);
     const positions = new Map<string, number>();
-    for (const key of ["a", "b", "c", "d", "e", "g", "h"]) positions.set(key, (await healthy.positionOf(key, "g"))!);
-    expect([...positions.values()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const key of ["a", "b", "c", "d", "e", "g", "h", "i", "j"]) positions.set(key, (await healthy.positionOf(key, "g"))!);
+    expect([...positions.values()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(positions.get("d")).toBe(3);
     expect(await healthy.positionOf("f", "g")).toBeUndefined();
-    expect((await healthy.range(0, 10)).map((row) => row.itemKey)).toEqual(["a", "b", "c", "d", "e", "g", "h"]);
+    expect((await healthy.range(0, 10)).map((row) => row.itemKey)).toEqual(["a", "b", "c", "d", "e", "g", "h", "i", "j"]);
   });
 
   it("records an image path once, and finds images by id in any order, with unknown ids left out", async () => {
